@@ -1,0 +1,149 @@
+/* wg_internal.h: the node and op types.  Only autodiff/ and ops/ may include
+ * this file: meson gives nn/ and optim/ no include path to it, and the guard
+ * below stops a copy from compiling elsewhere.  So composites cannot write
+ * gradients. */
+#ifndef WG_INTERNAL_H
+#define WG_INTERNAL_H
+
+#ifndef WG_BUILDING_CORE
+#error "wg_internal.h is private to autodiff/ and ops/: use the public headers"
+#endif
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wg_ops.h"
+#include "wg_tensor.h"
+
+/* Library bugs (broken invariants), never user errors: print and abort. */
+#define WG_ASSERT(c)                                                                  \
+    do {                                                                              \
+        if (!(c)) {                                                                   \
+            fprintf(stderr, "wengert: internal error at %s:%d: %s\n", __FILE__, __LINE__, \
+                    #c);                                                              \
+            abort();                                                                  \
+        }                                                                             \
+    } while (0)
+
+typedef enum {
+#define X(name) WG_OP_##name,
+#include "ops.def"
+#undef X
+    WG_N_OPS
+} wg_op_id;
+
+typedef struct wg_op {
+    const char *name;
+    wg_op_id id;
+    void (*vjp)(wg_tensor *n); /* accumulate n's gradient into its inputs'; NULL: none */
+} wg_op;
+
+#define X(name) extern const wg_op wg_op_##name;
+#include "ops.def"
+#undef X
+extern const wg_op *const wg_op_table[WG_N_OPS];
+
+enum {
+    WG_F_REQ = 1,   /* requires a gradient */
+    WG_F_LEAF = 2,  /* a leaf: its gradient accumulates over backward calls */
+    WG_F_WEAK = 4,  /* a number given as an operand: adopts the other dtype */
+    WG_F_ALIAS = 8, /* data shares another node's storage (reshape, detach) */
+};
+
+/* One node of the Wengert list.  The forward value is computed when the node
+ * is recorded; a 1-element tensor keeps value and gradient inline. */
+struct wg_tensor {
+    const wg_op *op;
+    wg_tensor *prev; /* the node recorded before this one: backward walks these */
+    wg_tape *tape;
+    uint32_t gen;        /* tape generation at recording (catches stale handles) */
+    uint32_t id;         /* index on the tape */
+    uint32_t grad_epoch; /* backward pass that last zeroed grad */
+    uint8_t dtype, ndim, flags, n_in;
+    int64_t shape[WG_MAX_DIMS];
+    size_t size;
+    void *data;
+    void *grad;
+    wg_tensor *in[2];
+    union { double d; float f; } val, gval; /* inline storage when size == 1 */
+    union {
+        double c;       /* pow_c exponent, weak constant value */
+        int64_t i[3];   /* axis, keepdim / start, end / trans flags */
+    } attr;
+    void *aux; /* per-op saved data: argmax indices, concat's input list */
+};
+
+struct wg_block {
+    struct wg_block *next;
+    size_t cap, used;
+    unsigned char *mem;
+};
+
+struct wg_tape {
+    struct wg_block *first, *cur;
+    size_t limit;      /* 0: no limit */
+    size_t capacity;   /* sum of block sizes */
+    size_t used_total; /* bytes handed out since reset */
+    wg_tensor *last;   /* newest node */
+    uint32_t n_nodes, gen, epoch;
+    bool anomaly;
+    bool in_backward;
+    wg_status status;
+    char err[384];
+};
+
+/* ---- arena and nodes (autodiff/tape.c) --------------------------------- */
+void *wg_arena_alloc(wg_tape *t, size_t bytes); /* 64-byte aligned; NULL + error on failure */
+/* A new node with its value buffer; records the error and returns NULL on failure. */
+wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape);
+/* A node whose data aliases `src`'s value (no copy). */
+wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, const int64_t *shape);
+/* Gradient buffer of x for the current backward pass: allocated and zeroed on
+ * first use, zeroed again if it belongs to an earlier pass (leaves excepted). */
+void *wg_grad_buf(wg_tensor *x);
+/* After a forward kernel ran: anomaly check, then the node is final. */
+wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
+
+/* ---- errors ------------------------------------------------------------- */
+void wg_fail(wg_tape *t, wg_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* 1 if the op may run: the tape has no error and every input is a live handle
+ * of this tape (else records "op: invalid handle: ..." and returns 0). */
+int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs);
+/* Weak constants take the dtype of the other operand; then dtypes must match. */
+int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b);
+/* "f32[2,3]" */
+char *wg_fmt_shape(const wg_tensor *x, char *buf, size_t len);
+/* Normalise a possibly negative axis for ndim dims; -1 when out of range. */
+int wg_norm_axis(int axis, int ndim);
+
+/* ---- threads ------------------------------------------------------------ */
+extern int wg_n_threads;
+
+/* ---- typed kernels ----------------------------------------------------- */
+/* Run the statements once with T = float or T = double.  With <tgmath.h>,
+ * exp(), log(), ... pick the precision from T. */
+#define WG_TYPED(dt, ...)              \
+    do {                               \
+        if ((dt) == WG_F32) {          \
+            typedef float T;           \
+            __VA_ARGS__                \
+        } else {                       \
+            typedef double T;          \
+            __VA_ARGS__                \
+        }                              \
+    } while (0)
+
+static inline size_t wg_dtype_size(int dt) { return dt == WG_F32 ? sizeof(float) : sizeof(double); }
+static inline size_t wg_shape_numel(int ndim, const int64_t *shape)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    return n;
+}
+static inline bool wg_needs_grad(const wg_tensor *x) { return x->flags & WG_F_REQ; }
+
+#endif

@@ -1,0 +1,657 @@
+/* tape.c: the arena, the Wengert list, errors and backward.
+ *
+ * Memory: a tape owns a chain of blocks.  Allocation bumps a pointer in the
+ * current block and moves to the next block (or adds one) when it is full.
+ * wg_tape_reset rewinds to the first block and keeps the chain, so a loop
+ * that records the same graph every step does no malloc after its first step.
+ *
+ * Order: nodes are linked newest-to-oldest through `prev`.  A node can only
+ * use nodes recorded before it, so that walk is a reverse topological order
+ * and backward is a plain loop: no graph search, no recursion, no node array.
+ */
+#include <math.h>
+#include <stdatomic.h>
+
+#include "wg_internal.h"
+
+enum { WG_ALIGN = 64, WG_FIRST_BLOCK = 1 << 16 };
+
+static _Thread_local char last_error[384];
+
+void wg_set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+const char *wg_last_error(void) { return last_error[0] ? last_error : NULL; }
+
+/* ---- tape lifecycle ----------------------------------------------------- */
+
+wg_tape *wg_tape_new_limited(size_t max_bytes)
+{
+    wg_tape *t = calloc(1, sizeof *t);
+    if (!t) {
+        wg_set_last_error("wg_tape_new: out of memory");
+        return NULL;
+    }
+    t->limit = max_bytes;
+    t->gen = 1;
+    const char *env = getenv("WG_ANOMALY");
+    t->anomaly = env && env[0] && strcmp(env, "0") != 0;
+    return t;
+}
+
+wg_tape *wg_tape_new(void) { return wg_tape_new_limited(0); }
+
+void wg_tape_reset(wg_tape *t)
+{
+    if (!t) return;
+    for (struct wg_block *b = t->first; b; b = b->next) b->used = 0;
+    t->cur = t->first;
+    t->used_total = 0;
+    t->last = NULL;
+    t->n_nodes = 0;
+    t->gen++;
+    t->status = WG_OK;
+    t->err[0] = 0;
+}
+
+void wg_tape_free(wg_tape *t)
+{
+    if (!t) return;
+    struct wg_block *b = t->first;
+    while (b) {
+        struct wg_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(t);
+}
+
+const char *wg_tape_error(const wg_tape *t)
+{
+    if (!t) return "invalid handle: the tape is NULL";
+    return t->status == WG_OK ? NULL : t->err;
+}
+
+wg_status wg_tape_status(const wg_tape *t) { return t ? t->status : WG_ERR_HANDLE; }
+size_t wg_tape_nodes(const wg_tape *t) { return t ? t->n_nodes : 0; }
+size_t wg_tape_bytes_used(const wg_tape *t) { return t ? t->used_total : 0; }
+size_t wg_tape_capacity(const wg_tape *t) { return t ? t->capacity : 0; }
+void wg_tape_set_anomaly(wg_tape *t, bool on)
+{
+    if (t) t->anomaly = on;
+}
+
+void wg_fail(wg_tape *t, wg_status st, const char *fmt, ...)
+{
+    if (t->status != WG_OK) return; /* the first error is the one that matters */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->err, sizeof t->err, fmt, ap);
+    va_end(ap);
+    t->status = st;
+}
+
+/* ---- arena -------------------------------------------------------------- */
+
+static struct wg_block *block_new(wg_tape *t, size_t need)
+{
+    size_t cap = t->capacity ? t->capacity : WG_FIRST_BLOCK; /* double the total */
+    if (cap < need) cap = need;
+    if (t->limit) {
+        if (t->capacity >= t->limit || need > t->limit - t->capacity) return NULL;
+        if (cap > t->limit - t->capacity) cap = t->limit - t->capacity;
+    }
+    /* The header sits in the block's first aligned slot. */
+    size_t hdr = (sizeof(struct wg_block) + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1);
+    if (cap > SIZE_MAX - hdr - WG_ALIGN) return NULL;
+    struct wg_block *b = aligned_alloc(WG_ALIGN, (hdr + cap + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1));
+    if (!b) return NULL;
+    b->next = NULL;
+    b->cap = cap;
+    b->used = 0;
+    b->mem = (unsigned char *)b + hdr;
+    t->capacity += cap;
+    return b;
+}
+
+void *wg_arena_alloc(wg_tape *t, size_t bytes)
+{
+    if (bytes > SIZE_MAX - WG_ALIGN) {
+        wg_fail(t, WG_ERR_NOMEM, "arena: out of memory: %zu bytes requested", bytes);
+        return NULL;
+    }
+    size_t n = (bytes + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1);
+    struct wg_block *b = t->cur;
+    if (b && b->cap - b->used >= n) goto bump;
+    /* Move on to the next kept block that can hold it; the ones skipped stay
+     * unused for this pass. */
+    while (b && b->next) {
+        b = b->next;
+        if (b->cap - b->used >= n) {
+            t->cur = b;
+            goto bump;
+        }
+    }
+    {
+        struct wg_block *nb = block_new(t, n);
+        if (!nb) {
+            if (t->limit)
+                wg_fail(t, WG_ERR_NOMEM,
+                        "arena: out of memory: %zu bytes requested, %zu of the %zu-byte limit in use",
+                        bytes, t->used_total, t->limit);
+            else
+                wg_fail(t, WG_ERR_NOMEM, "arena: out of memory: %zu bytes requested", bytes);
+            return NULL;
+        }
+        if (!t->first)
+            t->first = nb;
+        else if (b)
+            b->next = nb;
+        b = t->cur = nb;
+    }
+bump:;
+    void *p = b->mem + b->used;
+    b->used += n;
+    t->used_total += n;
+    return p;
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
+{
+    wg_tensor *n = wg_arena_alloc(t, sizeof *n);
+    if (!n) return NULL;
+    n->op = op;
+    n->prev = t->last;
+    n->tape = t;
+    n->gen = t->gen;
+    n->id = t->n_nodes;
+    n->grad_epoch = 0;
+    n->dtype = (uint8_t)dt;
+    n->ndim = (uint8_t)ndim;
+    n->flags = 0;
+    n->n_in = 0;
+    for (int i = 0; i < WG_MAX_DIMS; i++) n->shape[i] = i < ndim ? shape[i] : 1;
+    n->size = wg_shape_numel(ndim, shape);
+    n->grad = NULL;
+    n->in[0] = n->in[1] = NULL;
+    n->aux = NULL;
+    n->val.d = 0;
+    n->gval.d = 0;
+    return n;
+}
+
+static void node_link(wg_tape *t, wg_tensor *n)
+{
+    t->last = n;
+    t->n_nodes++;
+}
+
+wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
+{
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] > 0 && (uint64_t)shape[i] > (SIZE_MAX >> 4))) {
+            wg_fail(t, WG_ERR_SHAPE, "%s: invalid dimension %lld at axis %d", op->name,
+                    (long long)shape[i], i);
+            return NULL;
+        }
+    }
+    size_t total = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] && total > (SIZE_MAX >> 4) / (size_t)shape[i]) {
+            wg_fail(t, WG_ERR_NOMEM, "%s: out of memory: tensor too large", op->name);
+            return NULL;
+        }
+        total *= (size_t)shape[i];
+    }
+    wg_tensor *n = node_alloc(t, op, dt, ndim, shape);
+    if (!n) return NULL;
+    if (n->size <= 1) {
+        n->data = &n->val;
+    } else {
+        n->data = wg_arena_alloc(t, n->size * wg_dtype_size(dt));
+        if (!n->data) return NULL;
+    }
+    node_link(t, n);
+    return n;
+}
+
+wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, const int64_t *shape)
+{
+    wg_tensor *n = node_alloc(t, op, src->dtype, ndim, shape);
+    if (!n) return NULL;
+    if (n->size <= 1) {
+        if (src->size) memcpy(&n->val, src->data, wg_dtype_size(src->dtype));
+        n->data = &n->val;
+    } else {
+        n->data = src->data;
+        n->flags |= WG_F_ALIAS;
+    }
+    node_link(t, n);
+    return n;
+}
+
+static int has_nonfinite(const wg_tensor *n, const void *buf)
+{
+    WG_TYPED(n->dtype, {
+        const T *p = buf;
+        for (size_t i = 0; i < n->size; i++)
+            if (!isfinite(p[i])) return 1;
+    });
+    return 0;
+}
+
+static void anomaly_report(wg_tensor *n, const char *pass)
+{
+    char s0[64] = "", s1[64] = "", out[64];
+    if (n->in[0]) wg_fmt_shape(n->in[0], s0, sizeof s0);
+    if (n->in[1]) wg_fmt_shape(n->in[1], s1, sizeof s1);
+    wg_fmt_shape(n, out, sizeof out);
+    wg_fail(n->tape, WG_ERR_NAN, "%s: non-finite value in the %s pass at node %u: inputs %s%s%s, output %s",
+            n->op->name, pass, n->id, s0[0] ? s0 : "none", s1[0] ? ", " : "", s1, out);
+}
+
+wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n)
+{
+    if (t->anomaly && n->op != &wg_op_leaf && has_nonfinite(n, n->data)) {
+        anomaly_report(n, "forward");
+        return NULL;
+    }
+    return n;
+}
+
+void *wg_grad_buf(wg_tensor *x)
+{
+    wg_tape *t = x->tape;
+    size_t bytes = x->size * wg_dtype_size(x->dtype);
+    if (!x->grad) {
+        if (x->size <= 1) {
+            x->grad = &x->gval;
+        } else {
+            x->grad = wg_arena_alloc(t, bytes);
+            if (!x->grad) return NULL;
+        }
+        memset(x->grad, 0, bytes);
+    } else if (x->grad_epoch != t->epoch && !(x->flags & WG_F_LEAF)) {
+        memset(x->grad, 0, bytes);
+    }
+    x->grad_epoch = t->epoch;
+    return x->grad;
+}
+
+/* ---- validation helpers ------------------------------------------------- */
+
+char *wg_fmt_shape(const wg_tensor *x, char *buf, size_t len)
+{
+    int k = snprintf(buf, len, "%s[", x->dtype == WG_F32 ? "f32" : "f64");
+    for (int i = 0; i < x->ndim && k > 0 && (size_t)k < len; i++)
+        k += snprintf(buf + k, len - (size_t)k, i ? ",%lld" : "%lld", (long long)x->shape[i]);
+    if (k > 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, "]");
+    return buf;
+}
+
+int wg_norm_axis(int axis, int ndim)
+{
+    int a = axis < 0 ? axis + ndim : axis;
+    return (a < 0 || a >= ndim) ? -1 : a;
+}
+
+int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
+{
+    if (t->status != WG_OK) return 0;
+    for (int i = 0; i < n; i++) {
+        const wg_tensor *x = xs[i];
+        if (!x) {
+            wg_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d is NULL", op, i + 1);
+            return 0;
+        }
+        if (x->tape != t) {
+            wg_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d belongs to another tape", op, i + 1);
+            return 0;
+        }
+        if (x->gen != t->gen) {
+            wg_fail(t, WG_ERR_HANDLE,
+                    "%s: invalid handle: argument %d was recorded before the last wg_tape_reset", op, i + 1);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags);
+
+int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b)
+{
+    if ((*a)->dtype == (*b)->dtype) return 1;
+    wg_tensor **weak = ((*a)->flags & WG_F_WEAK) ? a : ((*b)->flags & WG_F_WEAK) ? b : NULL;
+    if (weak) {
+        wg_tensor *other = weak == a ? *b : *a;
+        *weak = const_node(t, (wg_dtype)other->dtype, (*weak)->attr.c, WG_F_WEAK);
+        return *weak != NULL;
+    }
+    char sa[80], sb[80];
+    wg_fail(t, WG_ERR_DTYPE, "%s: dtype mismatch: a is %s, b is %s", op, wg_fmt_shape(*a, sa, sizeof sa),
+            wg_fmt_shape(*b, sb, sizeof sb));
+    return 0;
+}
+
+/* ---- leaves ------------------------------------------------------------- */
+
+static void leaf_vjp(wg_tensor *n) { (void)n; }
+const wg_op wg_op_leaf = {"leaf", WG_OP_leaf, leaf_vjp};
+
+static int tape_ok(wg_tape *t, const char *fn)
+{
+    if (!t) {
+        wg_set_last_error("%s: invalid handle: the tape is NULL", fn);
+        return 0;
+    }
+    return t->status == WG_OK;
+}
+
+static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags)
+{
+    wg_tensor *n = wg_node_new(t, &wg_op_leaf, dt, 0, NULL);
+    if (!n) return NULL;
+    n->flags = flags;
+    n->attr.c = v;
+    if (dt == WG_F32)
+        n->val.f = (float)v;
+    else
+        n->val.d = v;
+    return n;
+}
+
+wg_tensor *wg_scalar(wg_tape *t, wg_dtype dt, double v, bool requires_grad)
+{
+    if (!tape_ok(t, "scalar")) return NULL;
+    if (dt != WG_F32 && dt != WG_F64) {
+        wg_fail(t, WG_ERR_DTYPE, "scalar: unknown dtype %d", (int)dt);
+        return NULL;
+    }
+    return wg_node_done(t, const_node(t, dt, v, requires_grad ? (WG_F_REQ | WG_F_LEAF) : WG_F_LEAF));
+}
+
+wg_tensor *wg_var(wg_tape *t, double v) { return wg_scalar(t, WG_F64, v, true); }
+
+wg_tensor *wg_const(wg_tape *t, double v)
+{
+    if (!tape_ok(t, "const")) return NULL;
+    return const_node(t, WG_F64, v, WG_F_LEAF | WG_F_WEAK);
+}
+
+static int check_shape_arg(wg_tape *t, const char *fn, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > WG_MAX_DIMS) {
+        wg_fail(t, WG_ERR_SHAPE, "%s: ndim must be 0..%d, got %d", fn, WG_MAX_DIMS, ndim);
+        return 0;
+    }
+    if (ndim > 0 && !shape) {
+        wg_fail(t, WG_ERR_ARG, "%s: shape is NULL for ndim %d", fn, ndim);
+        return 0;
+    }
+    return 1;
+}
+
+wg_tensor *wg_tensor_new(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, const void *data,
+                         bool requires_grad)
+{
+    if (!tape_ok(t, "tensor")) return NULL;
+    if (!check_shape_arg(t, "tensor", ndim, shape)) return NULL;
+    if (dt != WG_F32 && dt != WG_F64) {
+        wg_fail(t, WG_ERR_DTYPE, "tensor: unknown dtype %d", (int)dt);
+        return NULL;
+    }
+    wg_tensor *n = wg_node_new(t, &wg_op_leaf, dt, ndim, shape);
+    if (!n) return NULL;
+    n->flags = WG_F_LEAF | (requires_grad ? WG_F_REQ : 0);
+    size_t bytes = n->size * wg_dtype_size(dt);
+    if (data)
+        memcpy(n->data, data, bytes);
+    else
+        memset(n->data, 0, bytes);
+    return wg_node_done(t, n);
+}
+
+wg_tensor *wg_full(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, double v)
+{
+    wg_tensor *n = wg_tensor_new(t, dt, ndim, shape, NULL, false);
+    if (!n) return NULL;
+    WG_TYPED(dt, {
+        T *p = n->data;
+        for (size_t i = 0; i < n->size; i++) p[i] = (T)v;
+    });
+    return n;
+}
+
+wg_tensor *wg_full_like(wg_tape *t, const wg_tensor *x, double v)
+{
+    if (!tape_ok(t, "full_like")) return NULL;
+    wg_tensor *xs[1] = {(wg_tensor *)x};
+    if (!wg_check_inputs(t, "full_like", 1, xs)) return NULL;
+    return wg_full(t, (wg_dtype)x->dtype, x->ndim, x->shape, v);
+}
+
+wg_tensor *wg_zeros_like(wg_tape *t, const wg_tensor *x) { return wg_full_like(t, x, 0.0); }
+
+/* ---- reading ------------------------------------------------------------ */
+
+wg_dtype wg_dtype_of(const wg_tensor *x) { return x ? (wg_dtype)x->dtype : WG_F32; }
+int wg_ndim(const wg_tensor *x) { return x ? x->ndim : 0; }
+const int64_t *wg_shape(const wg_tensor *x) { return x ? x->shape : NULL; }
+size_t wg_numel(const wg_tensor *x) { return x ? x->size : 0; }
+bool wg_requires_grad(const wg_tensor *x) { return x && (x->flags & WG_F_REQ); }
+const void *wg_data(const wg_tensor *x) { return x ? x->data : NULL; }
+
+int64_t wg_dim(const wg_tensor *x, int axis)
+{
+    if (!x) return 0;
+    int a = wg_norm_axis(axis, x->ndim);
+    return a < 0 ? 0 : x->shape[a];
+}
+
+static double read_at(int dt, const void *p, size_t i)
+{
+    return dt == WG_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+
+double wg_get(const wg_tensor *x, size_t i)
+{
+    if (!x || i >= x->size) return NAN;
+    return read_at(x->dtype, x->data, i);
+}
+
+double wg_item(const wg_tensor *x) { return wg_get(x, 0); }
+
+const void *wg_grad(const wg_tensor *x)
+{
+    if (!x || !x->grad) return NULL;
+    if (!(x->flags & WG_F_LEAF) && x->grad_epoch != x->tape->epoch) return NULL;
+    return x->grad;
+}
+
+double wg_grad_get(const wg_tensor *x, size_t i)
+{
+    const void *g = wg_grad(x);
+    if (!x || i >= x->size) return NAN;
+    return g ? read_at(x->dtype, g, i) : 0.0;
+}
+
+double wg_grad_item(const wg_tensor *x) { return wg_grad_get(x, 0); }
+
+char *wg_shape_str(const wg_tensor *x, char *buf, size_t len)
+{
+    if (!buf || !len) return buf;
+    if (!x) {
+        snprintf(buf, len, "(null)");
+        return buf;
+    }
+    return wg_fmt_shape(x, buf, len);
+}
+
+/* ---- walking the tape ---------------------------------------------------- */
+
+wg_tensor *wg_tape_last(const wg_tape *t) { return t ? t->last : NULL; }
+wg_tensor *wg_prev(const wg_tensor *x) { return x ? x->prev : NULL; }
+size_t wg_node_index(const wg_tensor *x) { return x ? x->id : 0; }
+const char *wg_op_name(const wg_tensor *x) { return x ? x->op->name : "(null)"; }
+bool wg_is_leaf(const wg_tensor *x) { return x && (x->flags & WG_F_LEAF); }
+
+int wg_n_inputs(const wg_tensor *x)
+{
+    if (!x) return 0;
+    return x->op == &wg_op_concat ? (int)x->attr.i[1] : x->n_in;
+}
+
+wg_tensor *wg_input(const wg_tensor *x, int i)
+{
+    if (!x || i < 0 || i >= wg_n_inputs(x)) return NULL;
+    return x->op == &wg_op_concat ? ((wg_tensor **)x->aux)[i] : x->in[i];
+}
+
+/* ---- backward ----------------------------------------------------------- */
+
+static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
+{
+    if (!t) {
+        wg_set_last_error("backward: invalid handle: the tape is NULL");
+        return -1;
+    }
+    wg_tensor *xs[2] = {out, (wg_tensor *)seed};
+    if (!wg_check_inputs(t, "backward", seed ? 2 : 1, xs)) return -1;
+    char so[80], ss[80];
+    if (!seed && out->size != 1) {
+        wg_fail(t, WG_ERR_SHAPE, "backward: output must have one element without a seed, got %s",
+                wg_fmt_shape(out, so, sizeof so));
+        return -1;
+    }
+    if (seed && (seed->dtype != out->dtype || seed->ndim != out->ndim ||
+                 memcmp(seed->shape, out->shape, sizeof out->shape) != 0)) {
+        wg_fail(t, WG_ERR_SHAPE, "backward: seed must match the output: output is %s, seed is %s",
+                wg_fmt_shape(out, so, sizeof so), wg_fmt_shape(seed, ss, sizeof ss));
+        return -1;
+    }
+    if (!(out->flags & WG_F_REQ)) return 0; /* nothing it depends on needs a gradient */
+    t->epoch++;
+    void *g = wg_grad_buf(out);
+    if (!g) return -1;
+    WG_TYPED(out->dtype, {
+        T *gp = g;
+        if (seed) {
+            const T *sp = seed->data;
+            for (size_t i = 0; i < out->size; i++) gp[i] += sp[i];
+        } else {
+            gp[0] += 1;
+        }
+    });
+    const uint32_t epoch = t->epoch;
+    t->in_backward = true;
+    for (wg_tensor *n = out; n; n = n->prev) {
+        if (n->grad_epoch != epoch || (n->flags & WG_F_LEAF) || !n->grad) continue;
+        if (t->anomaly && has_nonfinite(n, n->grad)) {
+            anomaly_report(n, "backward");
+            break;
+        }
+        n->op->vjp(n);
+        if (t->status != WG_OK) break;
+    }
+    t->in_backward = false;
+    return t->status == WG_OK ? 0 : -1;
+}
+
+int wg_backward(wg_tape *t, wg_tensor *out) { return backward(t, out, NULL); }
+
+int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
+{
+    if (t && !seed && t->status == WG_OK) {
+        wg_fail(t, WG_ERR_HANDLE, "backward: invalid handle: the seed is NULL");
+        return -1;
+    }
+    return backward(t, out, seed);
+}
+
+void wg_tape_zero_grad(wg_tape *t)
+{
+    if (!t) return;
+    for (wg_tensor *n = t->last; n; n = n->prev)
+        if ((n->flags & WG_F_LEAF) && n->grad) memset(n->grad, 0, n->size * wg_dtype_size(n->dtype));
+}
+
+/* ---- parameters --------------------------------------------------------- */
+
+wg_param *wg_param_new(wg_dtype dt, int ndim, const int64_t *shape)
+{
+    if (dt != WG_F32 && dt != WG_F64) {
+        wg_set_last_error("param_new: unknown dtype %d", (int)dt);
+        return NULL;
+    }
+    if (ndim < 0 || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
+        wg_set_last_error("param_new: ndim must be 0..%d with a shape, got %d", WG_MAX_DIMS, ndim);
+        return NULL;
+    }
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] && n > (SIZE_MAX >> 4) / (size_t)shape[i])) {
+            wg_set_last_error("param_new: invalid dimension %lld at axis %d", (long long)shape[i], i);
+            return NULL;
+        }
+        n *= (size_t)shape[i];
+    }
+    wg_param *p = calloc(1, sizeof *p);
+    if (!p) goto oom;
+    p->dtype = dt;
+    p->ndim = ndim;
+    for (int i = 0; i < WG_MAX_DIMS; i++) p->shape[i] = i < ndim ? shape[i] : 1;
+    p->numel = n;
+    size_t bytes = (n * wg_dtype_size(dt) + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1);
+    if (!bytes) bytes = WG_ALIGN;
+    p->data = aligned_alloc(WG_ALIGN, bytes);
+    p->grad = aligned_alloc(WG_ALIGN, bytes);
+    if (!p->data || !p->grad) {
+        wg_param_free(p);
+        goto oom;
+    }
+    memset(p->data, 0, bytes);
+    memset(p->grad, 0, bytes);
+    return p;
+oom:
+    wg_set_last_error("param_new: out of memory for %zu elements", n);
+    return NULL;
+}
+
+void wg_param_free(wg_param *p)
+{
+    if (!p) return;
+    free(p->data);
+    free(p->grad);
+    free(p);
+}
+
+void wg_param_zero_grad(wg_param *p)
+{
+    if (p && p->grad) memset(p->grad, 0, p->numel * wg_dtype_size(p->dtype));
+}
+
+wg_tensor *wg_use(wg_tape *t, wg_param *p)
+{
+    if (!tape_ok(t, "use")) return NULL;
+    if (!p) {
+        wg_fail(t, WG_ERR_HANDLE, "use: invalid handle: the parameter is NULL");
+        return NULL;
+    }
+    /* A leaf that reads p->data and accumulates into p->grad directly. */
+    wg_tensor *n = node_alloc(t, &wg_op_leaf, p->dtype, p->ndim, p->shape);
+    if (!n) return NULL;
+    n->flags = WG_F_LEAF | WG_F_REQ;
+    n->data = p->data;
+    n->grad = p->grad;
+    n->aux = p;
+    node_link(t, n);
+    return wg_node_done(t, n);
+}

@@ -1,0 +1,172 @@
+/* wg_tensor.h: tensors, parameters and the Wengert tape.
+ *
+ * A tape records every op while the forward pass runs.  Each op computes its
+ * value at once and appends one node; the handle it returns (a wg_tensor *)
+ * *is* that node.  wg_backward() walks the nodes in reverse and applies each
+ * op's vector-Jacobian product.
+ *
+ * Ownership: a tape owns everything recorded on it.  Handles stay valid until
+ * wg_tape_reset() or wg_tape_free() of their tape.  Parameters (wg_param) are
+ * owned by the caller and outlive tapes; recording one with wg_use() makes a
+ * leaf whose gradient accumulates straight into param->grad.
+ *
+ * Errors: the first user error on a tape (bad shape, dtype mix, invalid handle,
+ * out of memory, NaN in anomaly mode) is stored on the tape with the op's name
+ * and the shapes; that op and every later op on the tape return NULL and do
+ * nothing.  Check once with wg_tape_error().  Nothing aborts.
+ */
+#ifndef WG_TENSOR_H
+#define WG_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WG_MAX_DIMS 4
+
+typedef enum { WG_F32 = 0, WG_F64 = 1 } wg_dtype;
+
+typedef enum {
+    WG_OK = 0,
+    WG_ERR_SHAPE,   /* shapes do not fit the op */
+    WG_ERR_DTYPE,   /* f32 and f64 mixed */
+    WG_ERR_HANDLE,  /* NULL, foreign or stale tensor handle */
+    WG_ERR_AXIS,    /* axis or index out of range */
+    WG_ERR_ARG,     /* any other bad argument */
+    WG_ERR_NOMEM,   /* arena limit reached or malloc failed */
+    WG_ERR_NAN,     /* anomaly mode saw a NaN or Inf */
+} wg_status;
+
+typedef struct wg_tape wg_tape;
+typedef struct wg_tensor wg_tensor; /* a node of a tape; opaque */
+
+/* ---- the tape ---------------------------------------------------------- */
+
+/* A new, empty tape with no memory limit; NULL only if malloc fails. */
+wg_tape *wg_tape_new(void);
+/* The same with the arena capped at `max_bytes` (0 = no cap).  Recording past
+ * the cap is a WG_ERR_NOMEM error on the tape, never a crash. */
+wg_tape *wg_tape_new_limited(size_t max_bytes);
+/* Forget every node (all handles become invalid) and clear the error; keeps
+ * the arena's memory, so the next pass of the same size does no malloc. */
+void wg_tape_reset(wg_tape *t);
+/* Frees the tape and everything recorded on it.  NULL is a no-op. */
+void wg_tape_free(wg_tape *t);
+
+/* NULL when the tape has no error, else "op: problem: operands". */
+const char *wg_tape_error(const wg_tape *t);
+wg_status wg_tape_status(const wg_tape *t);
+
+size_t wg_tape_nodes(const wg_tape *t);    /* nodes recorded since reset */
+size_t wg_tape_bytes_used(const wg_tape *t);
+size_t wg_tape_capacity(const wg_tape *t); /* bytes the arena holds (high-water) */
+
+/* Anomaly mode: check every op's output (forward) and every gradient
+ * (backward) for NaN/Inf and record the first offender as WG_ERR_NAN.  Off by
+ * default; a tape starts with it on when WG_ANOMALY=1 is in the environment. */
+void wg_tape_set_anomaly(wg_tape *t, bool on);
+
+/* Errors that happen with no tape to hold them (NULL tape, bad arguments to
+ * wg_param_new, ...): the last such message of this thread, or NULL. */
+const char *wg_last_error(void);
+
+/* ---- leaves ------------------------------------------------------------ */
+
+/* A 0-d f64 variable that requires a gradient. */
+wg_tensor *wg_var(wg_tape *t, double v);
+/* A 0-d constant.  It takes the dtype of the other operand of the op that
+ * uses it, so wg_mul(t, 2, x) works for f32 and f64 x alike. */
+wg_tensor *wg_const(wg_tape *t, double v);
+/* A 0-d leaf of the given dtype. */
+wg_tensor *wg_scalar(wg_tape *t, wg_dtype dt, double v, bool requires_grad);
+/* A leaf copied from `data` (row-major, `dt` elements), or zeros if data is
+ * NULL.  ndim 0..4; a dimension may be 0 (an empty tensor). */
+wg_tensor *wg_tensor_new(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape,
+                         const void *data, bool requires_grad);
+/* Constant leaves filled with one value. */
+wg_tensor *wg_full(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, double v);
+wg_tensor *wg_full_like(wg_tape *t, const wg_tensor *x, double v);
+wg_tensor *wg_zeros_like(wg_tape *t, const wg_tensor *x);
+
+/* ---- reading a tensor ------------------------------------------------- */
+/* These accept NULL and return 0 / NULL for it. */
+wg_dtype wg_dtype_of(const wg_tensor *x);
+int wg_ndim(const wg_tensor *x);
+int64_t wg_dim(const wg_tensor *x, int axis); /* negative axes count from the end */
+const int64_t *wg_shape(const wg_tensor *x);
+size_t wg_numel(const wg_tensor *x);
+bool wg_requires_grad(const wg_tensor *x);
+/* Row-major values: float * for WG_F32, double * for WG_F64. */
+const void *wg_data(const wg_tensor *x);
+/* Element i as a double; wg_item is element 0 (for scalars). */
+double wg_get(const wg_tensor *x, size_t i);
+double wg_item(const wg_tensor *x);
+/* The gradient from the latest wg_backward, or NULL if none reached x.
+ * Leaves (wg_var, wg_tensor_new, wg_use) accumulate over backward calls;
+ * intermediate nodes hold the latest pass only. */
+const void *wg_grad(const wg_tensor *x);
+double wg_grad_get(const wg_tensor *x, size_t i); /* 0 if no gradient */
+double wg_grad_item(const wg_tensor *x);
+/* "f32[2,3]" into buf; returns buf. */
+char *wg_shape_str(const wg_tensor *x, char *buf, size_t len);
+
+/* ---- walking the tape ------------------------------------------------- */
+/* Nodes are linked newest to oldest: start at wg_tape_last and follow wg_prev. */
+wg_tensor *wg_tape_last(const wg_tape *t);
+wg_tensor *wg_prev(const wg_tensor *x);
+size_t wg_node_index(const wg_tensor *x); /* 0 for the first node of the tape */
+const char *wg_op_name(const wg_tensor *x); /* "leaf", "add", "matmul", ... */
+int wg_n_inputs(const wg_tensor *x);
+wg_tensor *wg_input(const wg_tensor *x, int i);
+bool wg_is_leaf(const wg_tensor *x);
+
+/* ---- backward ---------------------------------------------------------- */
+
+/* Gradients of `out` with respect to everything recorded before it that
+ * requires a gradient.  `out` must have one element (seed 1).  Returns 0, or
+ * -1 with the error on the tape.  Calling it again is allowed: intermediate
+ * gradients are recomputed, leaf and parameter gradients accumulate, exactly
+ * as PyTorch's backward(retain_graph=True). */
+int wg_backward(wg_tape *t, wg_tensor *out);
+/* The same with an explicit seed (the cotangent), same shape and dtype. */
+int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed);
+/* Zero the gradients of every leaf on the tape. */
+void wg_tape_zero_grad(wg_tape *t);
+
+/* ---- parameters -------------------------------------------------------- */
+
+/* A tensor that outlives tapes and owns its gradient.  Fields are public so
+ * that optimisers and initialisers can work on plain arrays; do not resize. */
+typedef struct wg_param {
+    wg_dtype dtype;
+    int ndim;
+    int64_t shape[WG_MAX_DIMS];
+    size_t numel;
+    void *data; /* float * or double *, numel elements, 64-byte aligned */
+    void *grad; /* same; accumulates; zero it with wg_param_zero_grad */
+    char name[48];
+} wg_param;
+
+/* Zero-filled; NULL (and wg_last_error()) on a bad shape or no memory. */
+wg_param *wg_param_new(wg_dtype dt, int ndim, const int64_t *shape);
+void wg_param_free(wg_param *p);
+void wg_param_zero_grad(wg_param *p);
+/* Record p on t as a leaf that requires a gradient; gradients land in p->grad. */
+wg_tensor *wg_use(wg_tape *t, wg_param *p);
+
+/* ---- threads and BLAS -------------------------------------------------- */
+
+/* Threads for BLIS's GEMM and large elementwise kernels (default 1). */
+void wg_set_num_threads(int n);
+int wg_get_num_threads(void);
+/* "BLIS 0.9.0, kernels skx (chosen by wengert: ...)"; initialises BLIS. */
+const char *wg_blas_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,290 @@
+/* elementwise.c: binary ops that broadcast like NumPy, and broadcast_to.
+ *
+ *   op    forward        VJP to a                    VJP to b
+ *   add   a + b          gy                          gy
+ *   sub   a - b          gy                          -gy
+ *   mul   a * b          gy * b                      gy * a
+ *   div   a / b          gy / b                      -gy * a / b^2
+ *   max   a>b ? a : b    gy where a > b              gy where a <= b (ties go to b)
+ *   min   a<b ? a : b    gy where a < b              gy where a >= b (ties go to b)
+ *   pow   a^b            gy * b * a^(b-1), 0 if b=0  gy * y * log(a), 0 if a=0 and b>=0
+ *   broadcast_to(x)      gy summed over the broadcast axes
+ *
+ * NaN: max and min propagate a NaN in a (a NaN in b is b's value already).
+ * The tie rule of max makes relu = max(x, 0) have relu'(0) = 0, as PyTorch.
+ * The zero rules of pow are PyTorch's, so 0^2 has derivative 0, not NaN.
+ *
+ * Shapes: both operands are right-aligned; each dimension must be equal or 1,
+ * and the output takes the larger.  All VJPs go through one loop (BC_FOR)
+ * that walks the output's index space with each operand's strides, 0 along
+ * its broadcast axes; accumulating through those strides *is* the sum over
+ * the broadcast axes.
+ */
+#include <tgmath.h>
+
+#include "wg_internal.h"
+
+/* Output extents and per-operand element strides, padded to 4 dims on the left. */
+typedef struct {
+    int64_t n[WG_MAX_DIMS];
+    int64_t sa[WG_MAX_DIMS], sb[WG_MAX_DIMS];
+    bool flat; /* one loop over n[3]; sa[3], sb[3] in {0, 1} */
+} bc_plan;
+
+static void pad4(const wg_tensor *x, int64_t d[WG_MAX_DIMS])
+{
+    int off = WG_MAX_DIMS - x->ndim;
+    for (int i = 0; i < WG_MAX_DIMS; i++) d[i] = i < off ? 1 : x->shape[i - off];
+}
+
+static void strides_for(const int64_t dx[WG_MAX_DIMS], const int64_t dout[WG_MAX_DIMS], int64_t s[WG_MAX_DIMS])
+{
+    int64_t st = 1;
+    for (int i = WG_MAX_DIMS - 1; i >= 0; i--) {
+        s[i] = (dx[i] == 1 && dout[i] != 1) ? 0 : st;
+        st *= dx[i];
+    }
+}
+
+/* The broadcast shape of a and b into out_shape/out_ndim; 0 if incompatible. */
+static int bc_shape(const wg_tensor *a, const wg_tensor *b, int *ndim, int64_t shape[WG_MAX_DIMS])
+{
+    int64_t da[WG_MAX_DIMS], db[WG_MAX_DIMS];
+    pad4(a, da);
+    pad4(b, db);
+    *ndim = a->ndim > b->ndim ? a->ndim : b->ndim;
+    int off = WG_MAX_DIMS - *ndim;
+    for (int i = off; i < WG_MAX_DIMS; i++) {
+        if (da[i] != db[i] && da[i] != 1 && db[i] != 1) return 0;
+        shape[i - off] = da[i] == 1 ? db[i] : da[i];
+    }
+    return 1;
+}
+
+static void bc_plan_make(const wg_tensor *a, const wg_tensor *b, const wg_tensor *out, bc_plan *p)
+{
+    int64_t da[WG_MAX_DIMS], db[WG_MAX_DIMS], dout[WG_MAX_DIMS];
+    pad4(out, dout);
+    if ((a->size == out->size || a->size == 1) && (b->size == out->size || b->size == 1)) {
+        /* Equal shapes or a scalar operand: one flat loop. */
+        for (int i = 0; i < WG_MAX_DIMS; i++) p->n[i] = 1, p->sa[i] = 0, p->sb[i] = 0;
+        p->n[3] = (int64_t)out->size;
+        p->sa[3] = a->size == out->size && out->size != 1;
+        p->sb[3] = b->size == out->size && out->size != 1;
+        p->flat = true;
+        return;
+    }
+    pad4(a, da);
+    pad4(b, db);
+    strides_for(da, dout, p->sa);
+    strides_for(db, dout, p->sb);
+    for (int i = 0; i < WG_MAX_DIMS; i++) p->n[i] = dout[i];
+    p->flat = false;
+}
+
+/* Run STMT for every output element with ia, ib, io its indices into a, b
+ * and out.  The inner loop is specialised on the innermost strides so the
+ * common cases (same shape, row broadcast, scalar) vectorise. */
+#define BC_INNER(p, ja, jb, jo, ...)                                                        \
+    do {                                                                                     \
+        const int64_t n3_ = (p)->n[3];                                                       \
+        if ((p)->sa[3] == 1 && (p)->sb[3] == 1) {                                            \
+            for (int64_t i3_ = 0; i3_ < n3_; i3_++) {                                        \
+                size_t ia = (ja) + i3_, ib = (jb) + i3_, io = (jo) + i3_;                    \
+                __VA_ARGS__;                                                                        \
+            }                                                                                \
+        } else if ((p)->sa[3] == 1 && (p)->sb[3] == 0) {                                     \
+            const size_t ib = (jb);                                                          \
+            for (int64_t i3_ = 0; i3_ < n3_; i3_++) {                                        \
+                size_t ia = (ja) + i3_, io = (jo) + i3_;                                     \
+                __VA_ARGS__;                                                                        \
+            }                                                                                \
+        } else if ((p)->sa[3] == 0 && (p)->sb[3] == 1) {                                     \
+            const size_t ia = (ja);                                                          \
+            for (int64_t i3_ = 0; i3_ < n3_; i3_++) {                                        \
+                size_t ib = (jb) + i3_, io = (jo) + i3_;                                     \
+                __VA_ARGS__;                                                                        \
+            }                                                                                \
+        } else {                                                                             \
+            for (int64_t i3_ = 0; i3_ < n3_; i3_++) {                                        \
+                size_t ia = (ja) + (size_t)(i3_ * (p)->sa[3]), ib = (jb) + (size_t)(i3_ * (p)->sb[3]); \
+                size_t io = (jo) + i3_;                                                      \
+                __VA_ARGS__;                                                                        \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+
+#define BC_FOR(p, ...)                                                                      \
+    do {                                                                                     \
+        if ((p)->flat) {                                                                     \
+            BC_INNER(p, 0, 0, 0, __VA_ARGS__);                                                      \
+            break;                                                                           \
+        }                                                                                    \
+        size_t jo_ = 0;                                                                      \
+        for (int64_t i0_ = 0; i0_ < (p)->n[0]; i0_++)                                        \
+            for (int64_t i1_ = 0; i1_ < (p)->n[1]; i1_++)                                    \
+                for (int64_t i2_ = 0; i2_ < (p)->n[2]; i2_++, jo_ += (size_t)(p)->n[3]) {    \
+                    size_t ja_ = (size_t)(i0_ * (p)->sa[0] + i1_ * (p)->sa[1] + i2_ * (p)->sa[2]); \
+                    size_t jb_ = (size_t)(i0_ * (p)->sb[0] + i1_ * (p)->sb[1] + i2_ * (p)->sb[2]); \
+                    BC_INNER(p, ja_, jb_, jo_, __VA_ARGS__);                                        \
+                }                                                                            \
+    } while (0)
+
+/* Record a binary op: checks, broadcast shape, node.  The caller runs the kernel. */
+static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_tensor **b)
+{
+    wg_tensor *xs[2] = {*a, *b};
+    if (!wg_check_inputs(t, op->name, 2, xs)) return NULL;
+    if (!wg_unify_dtypes(t, op->name, a, b)) return NULL;
+    int ndim;
+    int64_t shape[WG_MAX_DIMS];
+    if ((*a)->ndim == 0 && (*b)->ndim == 0) {
+        ndim = 0;
+    } else if (!bc_shape(*a, *b, &ndim, shape)) {
+        char sa[80], sb[80];
+        wg_fail(t, WG_ERR_SHAPE, "%s: shapes cannot broadcast: a is %s, b is %s", op->name,
+                wg_fmt_shape(*a, sa, sizeof sa), wg_fmt_shape(*b, sb, sizeof sb));
+        return NULL;
+    }
+    wg_tensor *n = wg_node_new(t, op, (wg_dtype)(*a)->dtype, ndim, shape);
+    if (!n) return NULL;
+    n->n_in = 2;
+    n->in[0] = *a;
+    n->in[1] = *b;
+    if (((*a)->flags | (*b)->flags) & WG_F_REQ) n->flags |= WG_F_REQ;
+    return n;
+}
+
+/* One binary op: forward expression of (A, B), and the per-element gradient
+ * contributions GA and GB of (G, A, B, Y).  Scalars take a short path. */
+#define BINARY_OP(name, FWD, GA, GB)                                                         \
+    static void name##_kernel(wg_tensor *n)                                                  \
+    {                                                                                        \
+        const wg_tensor *a_ = n->in[0], *b_ = n->in[1];                                      \
+        WG_TYPED(n->dtype, {                                                                 \
+            const T *ap = a_->data, *bp = b_->data;                                          \
+            T *yp = n->data;                                                                 \
+            if (n->size == 1) {                                                              \
+                const T A = ap[0], B = bp[0];                                                \
+                (void)A, (void)B;                                                            \
+                yp[0] = (FWD);                                                               \
+            } else {                                                                         \
+                bc_plan p;                                                                   \
+                bc_plan_make(a_, b_, n, &p);                                                 \
+                BC_FOR(&p, {                                                                 \
+                    const T A = ap[ia], B = bp[ib];                                          \
+                    (void)A, (void)B;                                                        \
+                    yp[io] = (FWD);                                                          \
+                });                                                                          \
+            }                                                                                \
+        });                                                                                  \
+    }                                                                                        \
+    static void name##_vjp(wg_tensor *n)                                                     \
+    {                                                                                        \
+        wg_tensor *a_ = n->in[0], *b_ = n->in[1];                                            \
+        WG_TYPED(n->dtype, {                                                                 \
+            const T *ap = a_->data, *bp = b_->data, *yp = n->data, *gp = n->grad;            \
+            T *ga = wg_needs_grad(a_) ? wg_grad_buf(a_) : NULL;                              \
+            T *gb = wg_needs_grad(b_) ? wg_grad_buf(b_) : NULL;                              \
+            if (n->size == 1) {                                                              \
+                const T A = ap[0], B = bp[0], Y = yp[0], G = gp[0];                          \
+                (void)Y, (void)A, (void)B;                                                                     \
+                if (ga) ga[0] += (GA);                                                       \
+                if (gb) gb[0] += (GB);                                                       \
+                return;                                                                      \
+            }                                                                                \
+            bc_plan p;                                                                       \
+            bc_plan_make(a_, b_, n, &p);                                                     \
+            if (ga)                                                                          \
+                BC_FOR(&p, {                                                                 \
+                    const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
+                    (void)Y; (void)B; (void)A;                                               \
+                    ga[ia] += (GA);                                                          \
+                });                                                                          \
+            if (gb)                                                                          \
+                BC_FOR(&p, {                                                                 \
+                    const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
+                    (void)Y; (void)B; (void)A;                                               \
+                    gb[ib] += (GB);                                                          \
+                });                                                                          \
+        });                                                                                  \
+    }                                                                                        \
+    const wg_op wg_op_##name = {#name, WG_OP_##name, name##_vjp};                            \
+    wg_tensor *wg__##name(wg_tape *t, wg_tensor *a, wg_tensor *b)                            \
+    {                                                                                        \
+        if (!t) {                                                                            \
+            wg_set_last_error(#name ": invalid handle: the tape is NULL");                   \
+            return NULL;                                                                     \
+        }                                                                                    \
+        wg_tensor *n = binary_node(t, &wg_op_##name, &a, &b);                                \
+        if (!n) return NULL;                                                                 \
+        name##_kernel(n);                                                                    \
+        return wg_node_done(t, n);                                                           \
+    }
+
+BINARY_OP(add, A + B, G, G)
+BINARY_OP(sub, A - B, G, -G)
+BINARY_OP(mul, A *B, G *B, G *A)
+BINARY_OP(div, A / B, G / B, -G * A / (B * B))
+BINARY_OP(max, (A > B || A != A) ? A : B, (A > B || A != A) ? G : 0, (A > B || A != A) ? 0 : G)
+BINARY_OP(min, (A < B || A != A) ? A : B, (A < B || A != A) ? G : 0, (A < B || A != A) ? 0 : G)
+BINARY_OP(pow, pow(A, B), B == 0 ? 0 : G * B * pow(A, B - 1), (A == 0 && B >= 0) ? 0 : G * Y * log(A))
+
+/* ---- broadcast_to ------------------------------------------------------- */
+
+static void broadcast_to_vjp(wg_tensor *n)
+{
+    wg_tensor *x = n->in[0];
+    if (!wg_needs_grad(x)) return;
+    bc_plan p;
+    bc_plan_make(x, x->size == n->size ? x : n, n, &p); /* b unused: any operand of out's shape */
+    WG_TYPED(n->dtype, {
+        T *gx = wg_grad_buf(x);
+        const T *gp = n->grad;
+        if (!gx) return;
+        BC_FOR(&p, {
+            (void)ib;
+            gx[ia] += gp[io];
+        });
+    });
+}
+const wg_op wg_op_broadcast_to = {"broadcast_to", WG_OP_broadcast_to, broadcast_to_vjp};
+
+wg_tensor *wg_broadcast_to(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
+{
+    if (!t) {
+        wg_set_last_error("broadcast_to: invalid handle: the tape is NULL");
+        return NULL;
+    }
+    if (!wg_check_inputs(t, "broadcast_to", 1, &x)) return NULL;
+    char sx[80];
+    if (ndim < x->ndim || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
+        wg_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s to %d dimensions", wg_fmt_shape(x, sx, sizeof sx),
+                ndim);
+        return NULL;
+    }
+    for (int i = 0; i < x->ndim; i++) {
+        int64_t want = shape[ndim - x->ndim + i];
+        if (x->shape[i] != want && x->shape[i] != 1) {
+            wg_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s: axis %d is %lld, target is %lld",
+                    wg_fmt_shape(x, sx, sizeof sx), i, (long long)x->shape[i], (long long)want);
+            return NULL;
+        }
+    }
+    wg_tensor *n = wg_node_new(t, &wg_op_broadcast_to, (wg_dtype)x->dtype, ndim, shape);
+    if (!n) return NULL;
+    n->n_in = 1;
+    n->in[0] = x;
+    n->flags |= x->flags & WG_F_REQ;
+    bc_plan p;
+    bc_plan_make(x, x->size == n->size ? x : n, n, &p);
+    WG_TYPED(n->dtype, {
+        const T *xp = x->data;
+        T *yp = n->data;
+        BC_FOR(&p, {
+            (void)ib;
+            yp[io] = xp[ia];
+        });
+    });
+    return wg_node_done(t, n);
+}

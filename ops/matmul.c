@@ -1,0 +1,120 @@
+/* matmul.c: C = op(A) op(B), 2-D or batched 3-D, through BLIS.
+ *
+ *   forward   C[m,n] = op(A)[m,k] op(B)[k,n]
+ *   VJP to A  d op(A) += dC[m,n] op(B)^T      (written through op(A)'s strides)
+ *   VJP to B  d op(B) += op(A)^T dC[m,n]      (written through op(B)'s strides)
+ *
+ * op(X) is X or, with trans_x, X with its last two axes swapped.  Nothing is
+ * ever copied to transpose: a transposed operand is the same memory read with
+ * its row and column strides swapped, and so is its gradient.  The VJPs call
+ * gemm with beta = 1, so they accumulate, and a 2-D operand shared by every
+ * batch of a 3-D one gets the sum over the batch for free.
+ *
+ * Shape: [m,k]@[k,n] -> [m,n]; [B,m,k]@[B,k,n] -> [B,m,n]; a 2-D operand with
+ * a 3-D one is used by every batch.  [B,m,k]@[k,n] is one GEMM of B*m rows.
+ */
+#include "blas.h"
+#include "wg_internal.h"
+
+typedef struct {
+    int64_t batch, m, n, k;
+    int64_t rs_a, cs_a, bs_a; /* op(A): row, column and batch strides */
+    int64_t rs_b, cs_b, bs_b;
+} mm_geom;
+
+/* Geometry of op(a) op(b) from the nodes and the flags in n->attr. */
+static mm_geom geom_of(const wg_tensor *a, const wg_tensor *b, bool ta, bool tb)
+{
+    mm_geom g;
+    int64_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    int64_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    g.m = ta ? ac : ar;
+    g.k = ta ? ar : ac;
+    g.n = tb ? br : bc;
+    g.rs_a = ta ? 1 : ac;
+    g.cs_a = ta ? ac : 1;
+    g.rs_b = tb ? 1 : bc;
+    g.cs_b = tb ? bc : 1;
+    g.bs_a = a->ndim == 3 ? ar * ac : 0;
+    g.bs_b = b->ndim == 3 ? br * bc : 0;
+    g.batch = a->ndim == 3 ? a->shape[0] : b->ndim == 3 ? b->shape[0] : 1;
+    if (a->ndim == 3 && b->ndim == 2 && !ta) { /* fold the batch into the rows */
+        g.m *= g.batch;
+        g.batch = 1;
+        g.bs_a = 0;
+    }
+    return g;
+}
+
+static void matmul_vjp(wg_tensor *n)
+{
+    wg_tensor *a = n->in[0], *b = n->in[1];
+    mm_geom g = geom_of(a, b, n->attr.i[0], n->attr.i[1]);
+    const size_t es = wg_dtype_size(n->dtype);
+    const char *ap = a->data, *bp = b->data, *gc = n->grad;
+    char *ga = wg_needs_grad(a) ? wg_grad_buf(a) : NULL;
+    char *gb = wg_needs_grad(b) ? wg_grad_buf(b) : NULL;
+    for (int64_t i = 0; i < g.batch; i++) {
+        const char *dc = gc + (size_t)(i * g.m * g.n) * es;
+        if (ga) /* d op(A)[m,k] += dC[m,n] * op(B)^T[n,k] */
+            wg_gemm(n->dtype, g.m, g.k, g.n, 1.0, dc, g.n, 1, bp + (size_t)(i * g.bs_b) * es, g.cs_b, g.rs_b, 1.0,
+                    ga + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a);
+        if (gb) /* d op(B)[k,n] += op(A)^T[k,m] * dC[m,n] */
+            wg_gemm(n->dtype, g.k, g.n, g.m, 1.0, ap + (size_t)(i * g.bs_a) * es, g.cs_a, g.rs_a, dc, g.n, 1, 1.0,
+                    gb + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b);
+    }
+}
+const wg_op wg_op_matmul = {"matmul", WG_OP_matmul, matmul_vjp};
+
+wg_tensor *wg_matmul_ex(wg_tape *t, wg_tensor *a, wg_tensor *b, bool trans_a, bool trans_b)
+{
+    if (!t) {
+        wg_set_last_error("matmul: invalid handle: the tape is NULL");
+        return NULL;
+    }
+    wg_tensor *xs[2] = {a, b};
+    if (!wg_check_inputs(t, "matmul", 2, xs)) return NULL;
+    char sa[80], sb[80];
+    wg_fmt_shape(a, sa, sizeof sa);
+    wg_fmt_shape(b, sb, sizeof sb);
+    if (a->dtype != b->dtype) {
+        wg_fail(t, WG_ERR_DTYPE, "matmul: dtype mismatch: a is %s, b is %s", sa, sb);
+        return NULL;
+    }
+    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3) {
+        wg_fail(t, WG_ERR_SHAPE, "matmul: operands must be 2-D or 3-D: a is %s, b is %s", sa, sb);
+        return NULL;
+    }
+    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0]) {
+        wg_fail(t, WG_ERR_SHAPE, "matmul: batch sizes differ: a is %s, b is %s", sa, sb);
+        return NULL;
+    }
+    mm_geom g = geom_of(a, b, trans_a, trans_b);
+    int64_t kb = trans_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
+    if (g.k != kb) {
+        wg_fail(t, WG_ERR_SHAPE, "matmul: inner dimensions differ: a is %s%s, b is %s%s", sa,
+                trans_a ? " (transposed)" : "", sb, trans_b ? " (transposed)" : "");
+        return NULL;
+    }
+    int64_t shape[3];
+    int ndim = 0;
+    if (a->ndim == 3 || b->ndim == 3) shape[ndim++] = a->ndim == 3 ? a->shape[0] : b->shape[0];
+    shape[ndim++] = trans_a ? a->shape[a->ndim - 1] : a->shape[a->ndim - 2];
+    shape[ndim++] = g.n;
+    wg_tensor *n = wg_node_new(t, &wg_op_matmul, (wg_dtype)a->dtype, ndim, shape);
+    if (!n) return NULL;
+    n->n_in = 2;
+    n->in[0] = a;
+    n->in[1] = b;
+    n->attr.i[0] = trans_a;
+    n->attr.i[1] = trans_b;
+    n->flags |= (a->flags | b->flags) & WG_F_REQ;
+    const size_t es = wg_dtype_size(n->dtype);
+    for (int64_t i = 0; i < g.batch; i++)
+        wg_gemm(n->dtype, g.m, g.n, g.k, 1.0, (const char *)a->data + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a,
+                (const char *)b->data + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b, 0.0,
+                (char *)n->data + (size_t)(i * g.m * g.n) * es, g.n, 1);
+    return wg_node_done(t, n);
+}
+
+wg_tensor *wg_matmul(wg_tape *t, wg_tensor *a, wg_tensor *b) { return wg_matmul_ex(t, a, b, false, false); }

@@ -1,0 +1,202 @@
+/* reduce.c: sum, mean and max, over all elements or along one axis.
+ *
+ *   sum       y = sum_k x[k]            gx[k] += gy
+ *   mean      y = sum_k x[k] / K        gx[k] += gy / K     (K = 0 gives NaN, as PyTorch)
+ *   max_axis  y = max_k x[k]            gx[argmax] += gy    saved: argmax per output
+ *
+ * Tie rule of max_axis: the gradient goes to the first maximal element (the
+ * index PyTorch's max(dim) returns).  A NaN in the slice is the maximum.
+ *
+ * Shape: along an axis, x is viewed as [outer, K, inner]; the output is
+ * [outer, inner], with the axis kept as 1 when keepdim.  Over all elements the
+ * output is 0-d.  Sums accumulate in double, also for f32.
+ */
+#include <math.h>
+
+#include "wg_internal.h"
+
+enum { AXIS_ALL = -1 };
+
+typedef struct {
+    size_t outer, k, inner;
+} red_view;
+
+static red_view view_of(const wg_tensor *x, int axis)
+{
+    red_view v = {1, x->size, 1};
+    if (axis == AXIS_ALL) return v;
+    v.k = (size_t)x->shape[axis];
+    for (int i = 0; i < axis; i++) v.outer *= (size_t)x->shape[i];
+    for (int i = axis + 1; i < x->ndim; i++) v.inner *= (size_t)x->shape[i];
+    return v;
+}
+
+static wg_tensor *reduce_node(wg_tape *t, const wg_op *op, wg_tensor *x, int axis, bool keepdim, bool all)
+{
+    if (!t) {
+        wg_set_last_error("%s: invalid handle: the tape is NULL", op->name);
+        return NULL;
+    }
+    if (!wg_check_inputs(t, op->name, 1, &x)) return NULL;
+    int ax = AXIS_ALL;
+    int ndim = 0;
+    int64_t shape[WG_MAX_DIMS];
+    char sx[80];
+    if (!all) {
+        ax = wg_norm_axis(axis, x->ndim);
+        if (ax < 0) {
+            wg_fail(t, WG_ERR_AXIS, "%s: axis %d out of range for %s", op->name, axis,
+                    wg_fmt_shape(x, sx, sizeof sx));
+            return NULL;
+        }
+        for (int i = 0; i < x->ndim; i++) {
+            if (i != ax)
+                shape[ndim++] = x->shape[i];
+            else if (keepdim)
+                shape[ndim++] = 1;
+        }
+    }
+    wg_tensor *n = wg_node_new(t, op, (wg_dtype)x->dtype, ndim, shape);
+    if (!n) return NULL;
+    n->n_in = 1;
+    n->in[0] = x;
+    n->flags |= x->flags & WG_F_REQ;
+    n->attr.i[0] = ax;
+    n->attr.i[1] = keepdim;
+    return n;
+}
+
+/* ---- sum and mean -------------------------------------------------------- */
+
+static void sum_fwd(wg_tensor *n, bool mean)
+{
+    const wg_tensor *x = n->in[0];
+    red_view v = view_of(x, (int)n->attr.i[0]);
+    double scale = mean ? 1.0 / (double)v.k : 1.0;
+    WG_TYPED(n->dtype, {
+        const T *xp = x->data;
+        T *yp = n->data;
+        if (v.inner == 1) {
+            for (size_t o = 0; o < v.outer; o++) {
+                double s = 0;
+                const T *row = xp + o * v.k;
+                for (size_t k = 0; k < v.k; k++) s += row[k];
+                yp[o] = (T)(s * scale);
+            }
+        } else {
+            for (size_t o = 0; o < v.outer; o++) {
+                T *yo = yp + o * v.inner;
+                for (size_t i = 0; i < v.inner; i++) yo[i] = 0;
+                /* Walk rows in memory order; accumulate in T then scale.  (A
+                 * double accumulator row would need scratch; fine for now.) */
+                for (size_t k = 0; k < v.k; k++) {
+                    const T *xr = xp + (o * v.k + k) * v.inner;
+                    for (size_t i = 0; i < v.inner; i++) yo[i] += xr[i];
+                }
+                for (size_t i = 0; i < v.inner; i++) yo[i] = (T)(yo[i] * scale);
+            }
+        }
+    });
+}
+
+static void sum_vjp_scaled(wg_tensor *n, bool mean)
+{
+    wg_tensor *x = n->in[0];
+    if (!wg_needs_grad(x)) return;
+    red_view v = view_of(x, (int)n->attr.i[0]);
+    double scale = mean ? 1.0 / (double)v.k : 1.0;
+    WG_TYPED(n->dtype, {
+        T *gx = wg_grad_buf(x);
+        const T *gy = n->grad;
+        if (!gx) return;
+        for (size_t o = 0; o < v.outer; o++)
+            for (size_t k = 0; k < v.k; k++) {
+                T *gr = gx + (o * v.k + k) * v.inner;
+                const T *go = gy + o * v.inner;
+                for (size_t i = 0; i < v.inner; i++) gr[i] += (T)(go[i] * scale);
+            }
+    });
+}
+
+static void sum_vjp(wg_tensor *n) { sum_vjp_scaled(n, false); }
+static void mean_vjp(wg_tensor *n) { sum_vjp_scaled(n, true); }
+const wg_op wg_op_sum = {"sum", WG_OP_sum, sum_vjp};
+const wg_op wg_op_mean = {"mean", WG_OP_mean, mean_vjp};
+
+static wg_tensor *sum_like(wg_tape *t, const wg_op *op, wg_tensor *x, int axis, bool keepdim, bool all)
+{
+    wg_tensor *n = reduce_node(t, op, x, axis, keepdim, all);
+    if (!n) return NULL;
+    sum_fwd(n, op == &wg_op_mean);
+    return wg_node_done(t, n);
+}
+
+wg_tensor *wg_sum(wg_tape *t, wg_tensor *x) { return sum_like(t, &wg_op_sum, x, 0, false, true); }
+wg_tensor *wg_mean(wg_tape *t, wg_tensor *x) { return sum_like(t, &wg_op_mean, x, 0, false, true); }
+wg_tensor *wg_sum_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
+{
+    return sum_like(t, &wg_op_sum, x, axis, keepdim, false);
+}
+wg_tensor *wg_mean_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
+{
+    return sum_like(t, &wg_op_mean, x, axis, keepdim, false);
+}
+
+/* ---- max along an axis --------------------------------------------------- */
+
+static void max_axis_vjp(wg_tensor *n)
+{
+    wg_tensor *x = n->in[0];
+    if (!wg_needs_grad(x)) return;
+    red_view v = view_of(x, (int)n->attr.i[0]);
+    const uint32_t *arg = n->aux;
+    WG_TYPED(n->dtype, {
+        T *gx = wg_grad_buf(x);
+        const T *gy = n->grad;
+        if (!gx) return;
+        for (size_t o = 0; o < v.outer; o++)
+            for (size_t i = 0; i < v.inner; i++) {
+                size_t j = o * v.inner + i;
+                gx[(o * v.k + arg[j]) * v.inner + i] += gy[j];
+            }
+    });
+}
+const wg_op wg_op_max_axis = {"max_axis", WG_OP_max_axis, max_axis_vjp};
+
+wg_tensor *wg_max_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
+{
+    wg_tensor *n = reduce_node(t, &wg_op_max_axis, x, axis, keepdim, false);
+    if (!n) return NULL;
+    red_view v = view_of(x, (int)n->attr.i[0]);
+    char sx[80];
+    if (v.k == 0 && n->size > 0) {
+        wg_fail(t, WG_ERR_SHAPE, "max_axis: cannot reduce an empty axis %d of %s", axis,
+                wg_fmt_shape(x, sx, sizeof sx));
+        return NULL;
+    }
+    if (v.k > UINT32_MAX) {
+        wg_fail(t, WG_ERR_SHAPE, "max_axis: axis %d of %s is longer than 2^32", axis,
+                wg_fmt_shape(x, sx, sizeof sx));
+        return NULL;
+    }
+    uint32_t *arg = n->size ? wg_arena_alloc(t, n->size * sizeof *arg) : NULL;
+    if (n->size && !arg) return NULL;
+    n->aux = arg;
+    WG_TYPED(n->dtype, {
+        const T *xp = x->data;
+        T *yp = n->data;
+        for (size_t o = 0; o < v.outer; o++)
+            for (size_t i = 0; i < v.inner; i++) {
+                const T *col = xp + o * v.k * v.inner + i;
+                T best = col[0];
+                uint32_t bi = 0;
+                for (size_t k = 1; k < v.k && best == best; k++) {
+                    T c = col[k * v.inner];
+                    if (c > best || c != c) best = c, bi = (uint32_t)k;
+                }
+                yp[o * v.inner + i] = best;
+                arg[o * v.inner + i] = bi;
+            }
+    });
+    return wg_node_done(t, n);
+}

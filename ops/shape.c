@@ -1,0 +1,322 @@
+/* shape.c: ops that move values without arithmetic.
+ *
+ *   transpose(x, i, j)  swap axes i and j (copies)    gx = transpose(gy)
+ *   reshape(x, shape)   same values, new shape        gx += gy (flat)       no copy
+ *   slice(x, ax, s, e)  x[.., s:e, ..]                gx[.., s:e, ..] += gy
+ *   concat(xs, ax)      xs joined along ax            each gx += its part of gy
+ *   detach(x)           x, cut off from the graph     none                  no copy
+ *
+ * A view along one axis is [outer, K, inner]: outer is the product of the
+ * axes before it, inner of the axes after it.
+ */
+#include "wg_internal.h"
+
+static int tape_ok(wg_tape *t, const char *op)
+{
+    if (!t) {
+        wg_set_last_error("%s: invalid handle: the tape is NULL", op);
+        return 0;
+    }
+    return 1;
+}
+
+static void axis_view(const int64_t *shape, int ndim, int axis, size_t *outer, size_t *inner)
+{
+    *outer = *inner = 1;
+    for (int i = 0; i < axis; i++) *outer *= (size_t)shape[i];
+    for (int i = axis + 1; i < ndim; i++) *inner *= (size_t)shape[i];
+}
+
+/* ---- transpose ----------------------------------------------------------- */
+
+/* Element strides of x read in the order of the output's (padded) axes. */
+static void transpose_plan(const wg_tensor *x, int a0, int a1, int64_t n[4], int64_t s[4])
+{
+    int64_t st[WG_MAX_DIMS], st1 = 1;
+    for (int i = x->ndim - 1; i >= 0; i--) st[i] = st1, st1 *= x->shape[i];
+    int off = WG_MAX_DIMS - x->ndim;
+    for (int j = 0; j < WG_MAX_DIMS; j++) {
+        if (j < off) {
+            n[j] = 1, s[j] = 0;
+            continue;
+        }
+        int src = j - off;
+        src = src == a0 ? a1 : src == a1 ? a0 : src;
+        n[j] = x->shape[src];
+        s[j] = st[src];
+    }
+}
+
+#define TRANSPOSE_LOOP(n, s, STMT)                                                   \
+    do {                                                                             \
+        size_t io = 0;                                                               \
+        for (int64_t i0 = 0; i0 < n[0]; i0++)                                        \
+            for (int64_t i1 = 0; i1 < n[1]; i1++)                                    \
+                for (int64_t i2 = 0; i2 < n[2]; i2++)                                \
+                    for (int64_t i3 = 0; i3 < n[3]; i3++, io++) {                    \
+                        size_t ix = (size_t)(i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3]); \
+                        STMT;                                                        \
+                    }                                                                \
+    } while (0)
+
+static void transpose_vjp(wg_tensor *n)
+{
+    wg_tensor *x = n->in[0];
+    if (!wg_needs_grad(x)) return;
+    int64_t nn[4], s[4];
+    transpose_plan(x, (int)n->attr.i[0], (int)n->attr.i[1], nn, s);
+    WG_TYPED(n->dtype, {
+        T *gx = wg_grad_buf(x);
+        const T *gy = n->grad;
+        if (!gx) return;
+        TRANSPOSE_LOOP(nn, s, gx[ix] += gy[io]);
+    });
+}
+const wg_op wg_op_transpose = {"transpose", WG_OP_transpose, transpose_vjp};
+
+wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
+{
+    if (!tape_ok(t, "transpose") || !wg_check_inputs(t, "transpose", 1, &x)) return NULL;
+    int a0 = wg_norm_axis(axis0, x->ndim), a1 = wg_norm_axis(axis1, x->ndim);
+    if (a0 < 0 || a1 < 0) {
+        char sx[80];
+        wg_fail(t, WG_ERR_AXIS, "transpose: axes (%d, %d) out of range for %s", axis0, axis1,
+                wg_fmt_shape(x, sx, sizeof sx));
+        return NULL;
+    }
+    int64_t shape[WG_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i == a0 ? a1 : i == a1 ? a0 : i];
+    wg_tensor *n = wg_node_new(t, &wg_op_transpose, (wg_dtype)x->dtype, x->ndim, shape);
+    if (!n) return NULL;
+    n->n_in = 1;
+    n->in[0] = x;
+    n->flags |= x->flags & WG_F_REQ;
+    n->attr.i[0] = a0;
+    n->attr.i[1] = a1;
+    int64_t nn[4], s[4];
+    transpose_plan(x, a0, a1, nn, s);
+    WG_TYPED(n->dtype, {
+        const T *xp = x->data;
+        T *yp = n->data;
+        TRANSPOSE_LOOP(nn, s, yp[io] = xp[ix]);
+    });
+    return wg_node_done(t, n);
+}
+
+/* ---- reshape -------------------------------------------------------------- */
+
+/* gx += gy elementwise over x's size: shared by reshape (and nothing else
+ * needs it, but it keeps the VJP one line). */
+static void flat_acc(wg_tensor *x, const wg_tensor *n)
+{
+    WG_TYPED(n->dtype, {
+        T *gx = wg_grad_buf(x);
+        const T *gy = n->grad;
+        if (!gx) return;
+        for (size_t i = 0; i < x->size; i++) gx[i] += gy[i];
+    });
+}
+
+static void reshape_vjp(wg_tensor *n)
+{
+    if (wg_needs_grad(n->in[0])) flat_acc(n->in[0], n);
+}
+const wg_op wg_op_reshape = {"reshape", WG_OP_reshape, reshape_vjp};
+
+wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
+{
+    if (!tape_ok(t, "reshape") || !wg_check_inputs(t, "reshape", 1, &x)) return NULL;
+    char sx[80];
+    wg_fmt_shape(x, sx, sizeof sx);
+    if (ndim < 0 || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
+        wg_fail(t, WG_ERR_SHAPE, "reshape: ndim must be 0..%d with a shape, got %d for %s", WG_MAX_DIMS, ndim, sx);
+        return NULL;
+    }
+    int64_t s[WG_MAX_DIMS];
+    int infer = -1;
+    size_t known = 1;
+    for (int i = 0; i < ndim; i++) {
+        s[i] = shape[i];
+        if (s[i] == -1 && infer < 0) {
+            infer = i;
+        } else if (s[i] < 0) {
+            wg_fail(t, WG_ERR_SHAPE, "reshape: invalid dimension %lld at axis %d for %s", (long long)s[i], i, sx);
+            return NULL;
+        } else {
+            known *= (size_t)s[i];
+        }
+    }
+    if (infer >= 0) {
+        if (known == 0 || x->size % known) {
+            wg_fail(t, WG_ERR_SHAPE, "reshape: cannot infer axis %d: %zu elements of %s do not divide by %zu",
+                    infer, x->size, sx, known);
+            return NULL;
+        }
+        s[infer] = (int64_t)(x->size / known);
+        known = x->size;
+    }
+    if (known != x->size) {
+        wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape has %zu", sx, x->size, known);
+        return NULL;
+    }
+    wg_tensor *n = wg_node_alias(t, &wg_op_reshape, x, ndim, s);
+    if (!n) return NULL;
+    n->n_in = 1;
+    n->in[0] = x;
+    n->flags |= x->flags & WG_F_REQ;
+    return wg_node_done(t, n);
+}
+
+/* ---- detach --------------------------------------------------------------- */
+
+static void detach_vjp(wg_tensor *n) { (void)n; }
+const wg_op wg_op_detach = {"detach", WG_OP_detach, detach_vjp};
+
+wg_tensor *wg_detach(wg_tape *t, wg_tensor *x)
+{
+    if (!tape_ok(t, "detach") || !wg_check_inputs(t, "detach", 1, &x)) return NULL;
+    wg_tensor *n = wg_node_alias(t, &wg_op_detach, x, x->ndim, x->shape);
+    if (!n) return NULL;
+    n->n_in = 1;
+    n->in[0] = x; /* kept for printing; REQ is not inherited, so no gradient flows */
+    return n;
+}
+
+/* ---- slice and concat: copies of [outer, K, inner] slabs ------------------ */
+
+/* dst[o, dst_off:dst_off+len, :] (+)= src[o, src_off:src_off+len, :] */
+static void slab_copy(int dt, bool acc, void *dst, size_t dst_k, size_t dst_off, const void *src, size_t src_k,
+                      size_t src_off, size_t len, size_t outer, size_t inner)
+{
+    WG_TYPED(dt, {
+        T *d = dst;
+        const T *s = src;
+        size_t run = len * inner;
+        for (size_t o = 0; o < outer; o++) {
+            T *dr = d + (o * dst_k + dst_off) * inner;
+            const T *sr = s + (o * src_k + src_off) * inner;
+            if (acc)
+                for (size_t i = 0; i < run; i++) dr[i] += sr[i];
+            else
+                memcpy(dr, sr, run * sizeof(T));
+        }
+    });
+}
+
+static void slice_vjp(wg_tensor *n)
+{
+    wg_tensor *x = n->in[0];
+    if (!wg_needs_grad(x)) return;
+    int ax = (int)n->attr.i[0];
+    size_t outer, inner;
+    axis_view(x->shape, x->ndim, ax, &outer, &inner);
+    void *gx = wg_grad_buf(x);
+    if (!gx) return;
+    slab_copy(n->dtype, true, gx, (size_t)x->shape[ax], (size_t)n->attr.i[1], n->grad, (size_t)n->shape[ax], 0,
+              (size_t)n->shape[ax], outer, inner);
+}
+const wg_op wg_op_slice = {"slice", WG_OP_slice, slice_vjp};
+
+wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t end)
+{
+    if (!tape_ok(t, "slice") || !wg_check_inputs(t, "slice", 1, &x)) return NULL;
+    int ax = wg_norm_axis(axis, x->ndim);
+    if (ax < 0) {
+        char sx[80];
+        wg_fail(t, WG_ERR_AXIS, "slice: axis %d out of range for %s", axis, wg_fmt_shape(x, sx, sizeof sx));
+        return NULL;
+    }
+    int64_t k = x->shape[ax];
+    if (start < 0) start += k;
+    if (end < 0) end += k;
+    start = start < 0 ? 0 : start > k ? k : start;
+    end = end < start ? start : end > k ? k : end;
+    int64_t shape[WG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[ax] = end - start;
+    wg_tensor *n = wg_node_new(t, &wg_op_slice, (wg_dtype)x->dtype, x->ndim, shape);
+    if (!n) return NULL;
+    n->n_in = 1;
+    n->in[0] = x;
+    n->flags |= x->flags & WG_F_REQ;
+    n->attr.i[0] = ax;
+    n->attr.i[1] = start;
+    size_t outer, inner;
+    axis_view(x->shape, x->ndim, ax, &outer, &inner);
+    slab_copy(n->dtype, false, n->data, (size_t)shape[ax], 0, x->data, (size_t)k, (size_t)start, (size_t)shape[ax],
+              outer, inner);
+    return wg_node_done(t, n);
+}
+
+static void concat_vjp(wg_tensor *n)
+{
+    wg_tensor **xs = n->aux;
+    int ax = (int)n->attr.i[0], count = (int)n->attr.i[1];
+    size_t outer, inner, off = 0;
+    axis_view(n->shape, n->ndim, ax, &outer, &inner);
+    for (int j = 0; j < count; j++) {
+        size_t kj = (size_t)xs[j]->shape[ax];
+        if (wg_needs_grad(xs[j])) {
+            void *gx = wg_grad_buf(xs[j]);
+            if (!gx) return;
+            slab_copy(n->dtype, true, gx, kj, 0, n->grad, (size_t)n->shape[ax], off, kj, outer, inner);
+        }
+        off += kj;
+    }
+}
+const wg_op wg_op_concat = {"concat", WG_OP_concat, concat_vjp};
+
+wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
+{
+    if (!tape_ok(t, "concat") || t->status != WG_OK) return NULL;
+    if (count < 1 || !xs) {
+        wg_fail(t, WG_ERR_ARG, "concat: needs at least one tensor, got %d", xs ? count : 0);
+        return NULL;
+    }
+    if (!wg_check_inputs(t, "concat", count, xs)) return NULL;
+    const wg_tensor *x0 = xs[0];
+    int ax = wg_norm_axis(axis, x0->ndim);
+    char s0[80], sj[80];
+    wg_fmt_shape(x0, s0, sizeof s0);
+    if (ax < 0) {
+        wg_fail(t, WG_ERR_AXIS, "concat: axis %d out of range for %s", axis, s0);
+        return NULL;
+    }
+    int64_t shape[WG_MAX_DIMS];
+    memcpy(shape, x0->shape, sizeof shape);
+    shape[ax] = 0;
+    uint8_t req = 0;
+    for (int j = 0; j < count; j++) {
+        const wg_tensor *x = xs[j];
+        bool same = x->dtype == x0->dtype && x->ndim == x0->ndim;
+        for (int i = 0; same && i < x0->ndim; i++) same = i == ax || x->shape[i] == x0->shape[i];
+        if (!same) {
+            wg_fail(t, x->dtype != x0->dtype ? WG_ERR_DTYPE : WG_ERR_SHAPE,
+                    "concat: tensor %d is %s, tensor 1 is %s (only axis %d may differ)", j + 1,
+                    wg_fmt_shape(x, sj, sizeof sj), s0, ax);
+            return NULL;
+        }
+        shape[ax] += x->shape[ax];
+        req |= x->flags & WG_F_REQ;
+    }
+    wg_tensor **saved = wg_arena_alloc(t, (size_t)count * sizeof *saved);
+    if (!saved) return NULL;
+    memcpy(saved, xs, (size_t)count * sizeof *saved);
+    wg_tensor *n = wg_node_new(t, &wg_op_concat, (wg_dtype)x0->dtype, x0->ndim, shape);
+    if (!n) return NULL;
+    n->n_in = count > 2 ? 2 : (uint8_t)count;
+    n->in[0] = saved[0];
+    n->in[1] = count > 1 ? saved[1] : NULL;
+    n->aux = saved;
+    n->flags |= req;
+    n->attr.i[0] = ax;
+    n->attr.i[1] = count;
+    size_t outer, inner, off = 0;
+    axis_view(shape, x0->ndim, ax, &outer, &inner);
+    for (int j = 0; j < count; j++) {
+        size_t kj = (size_t)saved[j]->shape[ax];
+        slab_copy(n->dtype, false, n->data, (size_t)shape[ax], off, saved[j]->data, kj, 0, kj, outer, inner);
+        off += kj;
+    }
+    return wg_node_done(t, n);
+}

@@ -1,0 +1,120 @@
+/* unary.c: elementwise ops of one tensor.  Shape: the same as x.
+ *
+ *   op      forward          VJP: gx += gy * ...        saved
+ *   neg     -x               -1                         -
+ *   exp     e^x              y                          output
+ *   log     ln x             1 / x                      -
+ *   log1p   ln(1 + x)        1 / (1 + x)                -
+ *   sqrt    sqrt(x)          1 / (2 y)                  output
+ *   tanh    tanh(x)          1 - y^2                    output
+ *   abs     |x|              sign(x); 0 at x = 0 (kink) -
+ *   pow_c   x^c              c x^(c-1); 0 when c = 0    the constant c
+ *   sign    -1, 0, 1         none (zero gradient)
+ *   step    1 if x >= 0      none (zero gradient); Heaviside as in lecture 000
+ *
+ * sign and step are piecewise constant: their outputs never require a
+ * gradient, so nothing flows back through them (the derivative is 0 almost
+ * everywhere and undefined at the jump).
+ */
+#include <tgmath.h>
+
+#include "wg_internal.h"
+
+static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
+{
+    if (!t) {
+        wg_set_last_error("%s: invalid handle: the tape is NULL", op->name);
+        return NULL;
+    }
+    if (!wg_check_inputs(t, op->name, 1, &x)) return NULL;
+    wg_tensor *n = wg_node_new(t, op, (wg_dtype)x->dtype, x->ndim, x->shape);
+    if (!n) return NULL;
+    n->n_in = 1;
+    n->in[0] = x;
+    n->flags |= x->flags & WG_F_REQ;
+    return n;
+}
+
+/* One unary op: forward of X, and dy/dx of (X, Y, C) where C is pow_c's constant. */
+#define UNARY_OP(name, FWD, DERIV)                                           \
+    static void name##_vjp(wg_tensor *n)                                     \
+    {                                                                        \
+        wg_tensor *x = n->in[0];                                             \
+        if (!wg_needs_grad(x)) return;                                       \
+        WG_TYPED(n->dtype, {                                                 \
+            const T *xp = x->data, *yp = n->data, *gp = n->grad;             \
+            const T C = (T)n->attr.c;                                        \
+            T *gx = wg_grad_buf(x);                                          \
+            if (!gx) return;                                                 \
+            (void)C;                                                         \
+            for (size_t i = 0; i < n->size; i++) {                           \
+                const T X = xp[i], Y = yp[i];                                \
+                (void)X, (void)Y;                                            \
+                gx[i] += gp[i] * (DERIV);                                    \
+            }                                                                \
+        });                                                                  \
+    }                                                                        \
+    const wg_op wg_op_##name = {#name, WG_OP_##name, name##_vjp};            \
+    static void name##_fwd(wg_tensor *n)                                     \
+    {                                                                        \
+        WG_TYPED(n->dtype, {                                                 \
+            const T *xp = n->in[0]->data;                                    \
+            const T C = (T)n->attr.c;                                        \
+            T *yp = n->data;                                                 \
+            (void)C;                                                         \
+            for (size_t i = 0; i < n->size; i++) {                           \
+                const T X = xp[i];                                           \
+                yp[i] = (FWD);                                               \
+            }                                                                \
+        });                                                                  \
+    }
+
+#define UNARY_CTOR(name)                                                     \
+    wg_tensor *wg_##name(wg_tape *t, wg_tensor *x)                           \
+    {                                                                        \
+        wg_tensor *n = unary_node(t, &wg_op_##name, x);                      \
+        if (!n) return NULL;                                                 \
+        name##_fwd(n);                                                       \
+        return wg_node_done(t, n);                                           \
+    }
+
+UNARY_OP(neg, -X, -1)
+UNARY_OP(exp, exp(X), Y)
+UNARY_OP(log, log(X), 1 / X)
+UNARY_OP(log1p, log1p(X), 1 / (1 + X))
+UNARY_OP(sqrt, sqrt(X), 1 / (2 * Y))
+UNARY_OP(tanh, tanh(X), 1 - Y * Y)
+UNARY_OP(abs, fabs(X), (X > 0) - (X < 0))
+UNARY_OP(pow_c, C == 2 ? X * X : pow(X, C), C == 0 ? 0 : C == 2 ? 2 * X : C * pow(X, C - 1))
+UNARY_OP(sign, (T)((X > 0) - (X < 0)), 0)
+UNARY_OP(step, (T)(X >= 0), 0)
+
+UNARY_CTOR(neg)
+UNARY_CTOR(exp)
+UNARY_CTOR(log)
+UNARY_CTOR(log1p)
+UNARY_CTOR(sqrt)
+UNARY_CTOR(tanh)
+UNARY_CTOR(abs)
+
+wg_tensor *wg__pow_c(wg_tape *t, wg_tensor *x, double c)
+{
+    wg_tensor *n = unary_node(t, &wg_op_pow_c, x);
+    if (!n) return NULL;
+    n->attr.c = c;
+    pow_c_fwd(n);
+    return wg_node_done(t, n);
+}
+
+/* Piecewise constant: the output is cut off from the graph. */
+static wg_tensor *constant_piecewise(wg_tape *t, const wg_op *op, void (*fwd)(wg_tensor *), wg_tensor *x)
+{
+    wg_tensor *n = unary_node(t, op, x);
+    if (!n) return NULL;
+    n->flags &= (uint8_t)~WG_F_REQ;
+    fwd(n);
+    return wg_node_done(t, n);
+}
+
+wg_tensor *wg_sign(wg_tape *t, wg_tensor *x) { return constant_piecewise(t, &wg_op_sign, sign_fwd, x); }
+wg_tensor *wg_step(wg_tape *t, wg_tensor *x) { return constant_piecewise(t, &wg_op_step, step_fwd, x); }
