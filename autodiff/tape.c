@@ -96,6 +96,19 @@ void wg_fail(wg_tape *t, wg_status st, const char *fmt, ...)
     t->status = st;
 }
 
+void wg_tape_fail(wg_tape *t, wg_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!t)
+        vsnprintf(last_error, sizeof last_error, fmt, ap);
+    else if (t->status == WG_OK) {
+        vsnprintf(t->err, sizeof t->err, fmt, ap);
+        t->status = st == WG_OK ? WG_ERR_ARG : st;
+    }
+    va_end(ap);
+}
+
 /* ---- arena -------------------------------------------------------------- */
 
 static struct wg_block *block_new(wg_tape *t, size_t need)

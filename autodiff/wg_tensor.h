@@ -74,6 +74,21 @@ void wg_tape_set_anomaly(wg_tape *t, bool on);
  * wg_param_new, ...): the last such message of this thread, or NULL. */
 const char *wg_last_error(void);
 
+/* For composites outside the core (nn/, io/, demos): record a user error the
+ * way an op does, "fn: problem: operands"; the first error on a tape wins and
+ * later ops return NULL.  With t NULL the message goes to wg_last_error(). */
+void wg_tape_fail(wg_tape *t, wg_status st, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Set the message wg_last_error() returns (errors with no tape to hold them). */
+void wg_set_last_error(const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* ---- leaves ------------------------------------------------------------ */
 
 /* A 0-d f64 variable that requires a gradient. */
