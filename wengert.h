@@ -6,5 +6,6 @@
 #include "wg_ops.h"
 #include "wg_rng.h"
 #include "wg_gradcheck.h"
+#include "wg_idx.h"
 
 #endif
