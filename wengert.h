@@ -9,5 +9,6 @@
 #include "wg_nn.h"
 #include "wg_optim.h"
 #include "wg_idx.h"
+#include "wg_checkpoint.h"
 
 #endif
