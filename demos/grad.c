@@ -1,0 +1,297 @@
+/* grad: the expression calculator, a small language on top of the tape.
+ *
+ *   grad [--json] [--f32] [--check] PROGRAM name=value ...
+ *   grad [options] -f FILE name=value ...          (FILE "-" is stdin)
+ *
+ * Records the program on a wengert tape with the named inputs as leaves, runs
+ * backward once and prints the value and each input's partial derivative.
+ * Every number comes from the library: no derivative is written here.  The
+ * language itself (grammar, rules at kinks) is in grad_lang.c.
+ *
+ * Exit status: 0 done, 2 a user error (one line on stderr), 1 out of memory.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grad_lang.h"
+#include "wengert.h"
+
+static const char usage[] = "usage: grad [--json] [--f32] [--check] PROGRAM name=value ...\n"
+                            "       grad [--json] [--f32] [--check] -f FILE name=value ...   (FILE - is stdin)\n";
+
+static void help(void)
+{
+    printf("%s\n", usage);
+    printf("PROGRAM is statements separated by ';'.  'name = expr' binds a name (rebinding is\n"
+           "allowed: 'c = c + 1' reads the old c); the last statement is an expression, the\n"
+           "function to differentiate with respect to the inputs given as name=value.\n"
+           "'#' starts a comment to the end of the line.\n\n"
+           "expr: numbers (3, 0.5, 1e-3), names, + - * /, ^ (power, right-associative and\n"
+           "binding tighter than unary minus: -x^2 is -(x^2), 2^-1 is 0.5, as Python's **),\n"
+           "parentheses, and these functions:\n%s\n",
+           gl_function_help());
+    printf("Rules at kinks and edges (those of PyTorch's autograd, except where noted):\n"
+           "  max(a, b) and min(a, b): on a tie the whole gradient goes to b (wengert's rule;\n"
+           "    PyTorch splits it in half), so max(x, 0) has derivative 0 at x = 0.  When a or\n"
+           "    b is NaN the result is NaN and both get the gradient, as in PyTorch.\n"
+           "  x^c with c a number (or anything that depends on no input) is the constant-\n"
+           "    exponent op: 0^2 has derivative 0.  a^b otherwise: d/db is 0 where a = 0 and\n"
+           "    b >= 0.\n"
+           "  abs'(0) = 0; sqrt'(0) = Infinity; log of a negative number is NaN.\n\n"
+           "Options:\n"
+           "  --json   one JSON object: {\"value\": v, \"grad\": {\"x1\": g1, ...}}, numbers with 17\n"
+           "           significant digits, Infinity, -Infinity and NaN as such, inputs in order\n"
+           "  --check  also the central finite difference (f(x+h) - f(x-h)) / 2h per input,\n"
+           "           in f64 with h = cbrt(2^-52) * max(|x|, 1); with --json as an extra\n"
+           "           \"check\" object {\"method\": ..., \"h\": {...}, \"fd\": {...}}\n"
+           "  --f32    evaluate in single precision\n"
+           "  -f FILE  read PROGRAM from FILE (- for stdin)\n"
+           "  --       what follows is PROGRAM and inputs, even if it starts with '-'\n\n"
+           "Exit status: 0 done; 2 a user error (syntax, with the column; unknown function;\n"
+           "wrong number of arguments; missing input; a name used before the statement that\n"
+           "binds it; an input given twice or not name=value; no or empty program), with one\n"
+           "line on stderr; 1 out of memory.\n");
+}
+
+/* A JSON number: %.17g, or Infinity, -Infinity, NaN. */
+static void put_json(double v)
+{
+    if (isnan(v))
+        fputs("NaN", stdout);
+    else if (isinf(v))
+        fputs(v > 0 ? "Infinity" : "-Infinity", stdout);
+    else
+        printf("%.17g", v);
+}
+
+/* The shortest %g that reads back as v, for the text output. */
+static void put_text(double v)
+{
+    if (!isfinite(v)) {
+        put_json(v);
+        return;
+    }
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, stdout);
+}
+
+/* Reads all of FILE ("-" = stdin) into a buffer; NULL with errno on failure. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    int e = buf ? 0 : ENOMEM;
+    while (!e) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (ferror(f)) {
+            e = errno ? errno : EIO;
+        } else if (n == cap) {
+            char *q = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (q) {
+                buf = q;
+                cap *= 2;
+            } else {
+                e = ENOMEM;
+            }
+        } else {
+            break; /* end of file */
+        }
+    }
+    if (f != stdin) fclose(f);
+    if (e) {
+        free(buf);
+        errno = e;
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* f(values) in f64 on a reset tape; NaN if it fails (it did not the first time). */
+static double value_at(const gl_program *p, wg_tape *t, const double *values, wg_tensor **leaves)
+{
+    char err[64];
+    wg_tensor *out = NULL;
+    wg_tape_reset(t);
+    return gl_eval(p, t, WG_F64, values, &out, leaves, err, sizeof err) ? NAN : wg_item(out);
+}
+
+int main(int argc, char **argv)
+{
+    bool json = false, f32 = false, check = false, opts_done = false;
+    const char *file = NULL, *program = NULL;
+    char err[1024];
+    int status = 2;
+    gl_program *p = gl_new();
+    char *src = NULL;
+    size_t src_len = 0;
+    wg_tape *t = NULL;
+    wg_tensor **leaves = NULL;
+    double *values = NULL, *grads = NULL, *fd = NULL, *hs = NULL;
+    wg_tensor *out = NULL;
+    int rc = GL_OK, n_pos = 0, first_input;
+    size_t n = 0;
+    double value;
+    if (!p) goto nomem;
+
+    /* Options anywhere before "--"; the first other argument is PROGRAM
+     * (unless -f gave it), the rest are inputs. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = true;
+        } else if (!opts_done && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            help();
+            gl_free(p);
+            return 0;
+        } else if (!opts_done && strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (!opts_done && strcmp(a, "--f32") == 0) {
+            f32 = true;
+        } else if (!opts_done && strcmp(a, "--check") == 0) {
+            check = true;
+        } else if (!opts_done && strcmp(a, "-f") == 0) {
+            if (file) {
+                fprintf(stderr, "grad: -f given twice\n");
+                goto out;
+            }
+            if (i + 1 >= argc) {
+                fprintf(stderr, "grad: -f needs a FILE (- for stdin)\n");
+                goto out;
+            }
+            file = argv[++i];
+        } else if (!opts_done && a[0] == '-' && a[1] == '-' && a[2]) {
+            fprintf(stderr, "grad: unknown option '%.40s' (a PROGRAM starting with -- goes after a lone --)\n", a);
+            goto out;
+        } else if (!program && !file && n_pos == 0) {
+            program = a;
+            n_pos++;
+        } else {
+            argv[n_pos++] = (char *)a; /* inputs, compacted in place */
+        }
+    }
+    if (!program && !file) {
+        fprintf(stderr, "grad: wrong number of arguments: no PROGRAM given (grad [--json] [--f32] [--check] "
+                        "PROGRAM name=value ..., or -f FILE; grad --help tells more)\n");
+        goto out;
+    }
+    first_input = program ? 1 : 0;
+    if (program) {
+        src = NULL;
+        src_len = strlen(program);
+    } else {
+        src = read_all(file, &src_len);
+        if (!src) {
+            fprintf(stderr, "grad: cannot read %s: %s\n", strcmp(file, "-") ? file : "stdin", strerror(errno));
+            goto out;
+        }
+    }
+    for (int i = first_input; i < n_pos && !rc; i++) rc = gl_add_input(p, argv[i], i - first_input + 1, err, sizeof err);
+    if (!rc) rc = gl_parse(p, program ? program : src, src_len, err, sizeof err);
+    n = gl_n_inputs(p);
+    if (!rc) {
+        t = wg_tape_new();
+        leaves = calloc(n + 1, sizeof *leaves);
+        grads = calloc(n + 1, sizeof *grads);
+        if (!t || !leaves || !grads) goto nomem;
+    }
+    if (!rc) rc = gl_eval(p, t, f32 ? WG_F32 : WG_F64, NULL, &out, leaves, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "grad: %s\n", err);
+        status = rc;
+        goto out;
+    }
+    if (wg_backward(t, out) != 0) {
+        fprintf(stderr, "grad: backward failed: %s\n", wg_tape_error(t));
+        status = 1;
+        goto out;
+    }
+    value = wg_item(out);
+    for (size_t i = 0; i < n; i++) grads[i] = wg_grad_item(leaves[i]);
+
+    if (check) {
+        values = calloc(n + 1, sizeof *values);
+        fd = calloc(n + 1, sizeof *fd);
+        hs = calloc(n + 1, sizeof *hs);
+        if (!values || !fd || !hs) goto nomem;
+        for (size_t i = 0; i < n; i++) values[i] = gl_input_value(p, i);
+        for (size_t i = 0; i < n; i++) {
+            double x = values[i], h = cbrt(DBL_EPSILON) * fmax(fabs(x), 1);
+            double xp = x + h, xm = x - h;
+            values[i] = xp;
+            double fp = value_at(p, t, values, leaves);
+            values[i] = xm;
+            double fm = value_at(p, t, values, leaves);
+            values[i] = x;
+            hs[i] = h;
+            fd[i] = (fp - fm) / (xp - xm);
+        }
+    }
+
+    if (json) {
+        fputs("{\"value\": ", stdout);
+        put_json(value);
+        fputs(", \"grad\": {", stdout);
+        for (size_t i = 0; i < n; i++) {
+            printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
+            put_json(grads[i]);
+        }
+        fputs("}", stdout);
+        if (check) {
+            fputs(", \"check\": {\"method\": \"central difference (f(x+h) - f(x-h)) / 2h in f64, "
+                  "h = cbrt(2^-52) * max(|x|, 1)\", \"h\": {",
+                  stdout);
+            for (size_t i = 0; i < n; i++) {
+                printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
+                put_json(hs[i]);
+            }
+            fputs("}, \"fd\": {", stdout);
+            for (size_t i = 0; i < n; i++) {
+                printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
+                put_json(fd[i]);
+            }
+            fputs("}}", stdout);
+        }
+        fputs("}\n", stdout);
+    } else {
+        fputs("value = ", stdout);
+        put_text(value);
+        fputc('\n', stdout);
+        for (size_t i = 0; i < n; i++) {
+            printf("d/d%s = ", gl_input_name(p, i));
+            put_text(grads[i]);
+            if (check) {
+                fputs("    central difference: ", stdout);
+                put_text(fd[i]);
+            }
+            fputc('\n', stdout);
+        }
+    }
+    status = fflush(stdout) == 0 ? 0 : 1;
+    goto out;
+nomem:
+    fprintf(stderr, "grad: out of memory\n");
+    status = 1;
+out:
+    wg_tape_free(t);
+    gl_free(p);
+    free(src);
+    free(leaves);
+    free(grads);
+    free(values);
+    free(fd);
+    free(hs);
+    return status;
+}
