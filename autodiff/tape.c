@@ -530,6 +530,16 @@ wg_tensor *wg_input(const wg_tensor *x, int i)
 
 /* ---- backward ----------------------------------------------------------- */
 
+/* 1 if the VJP of n left a non-finite gradient in one of its inputs. */
+static int vjp_made_nonfinite(const wg_tensor *n, uint32_t epoch)
+{
+    for (int i = 0, k = wg_n_inputs(n); i < k; i++) {
+        const wg_tensor *x = wg_input(n, i);
+        if (x && x->grad && x->grad_epoch == epoch && has_nonfinite(x, x->grad)) return 1;
+    }
+    return 0;
+}
+
 static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
 {
     if (!t) {
@@ -567,12 +577,18 @@ static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
     t->in_backward = true;
     for (wg_tensor *n = out; n; n = n->prev) {
         if (n->grad_epoch != epoch || (n->flags & WG_F_LEAF) || !n->grad) continue;
-        if (t->anomaly && has_nonfinite(n, n->grad)) {
+        /* Anomaly mode blames the op whose VJP made a non-finite gradient (the
+         * seed is checked at the output), so leaves' gradients are covered too. */
+        if (t->anomaly && n == out && has_nonfinite(n, n->grad)) {
             anomaly_report(n, "backward");
             break;
         }
         n->op->vjp(n);
         if (t->status != WG_OK) break;
+        if (t->anomaly && vjp_made_nonfinite(n, epoch)) {
+            anomaly_report(n, "backward");
+            break;
+        }
     }
     t->in_backward = false;
     return t->status == WG_OK ? 0 : -1;
