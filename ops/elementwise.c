@@ -228,7 +228,9 @@ BINARY_OP(mul, A *B, G *B, G *A)
 BINARY_OP(div, A / B, G / B, -G * A / (B * B))
 BINARY_OP(max, (A > B || A != A) ? A : B, (A > B || A != A) ? G : 0, (A > B || A != A) ? 0 : G)
 BINARY_OP(min, (A < B || A != A) ? A : B, (A < B || A != A) ? G : 0, (A < B || A != A) ? 0 : G)
-BINARY_OP(pow, pow(A, B), B == 0 ? 0 : G * B * pow(A, B - 1), (A == 0 && B >= 0) ? 0 : G * Y * log(A))
+/* Grouped as PyTorch does: gy * (b a^(b-1)) and gy * (y log a); the zero of d/db
+ * multiplies gy, so an infinite gy gives NaN there, as in PyTorch. */
+BINARY_OP(pow, pow(A, B), B == 0 ? 0 : G * (B * pow(A, B - 1)), G * ((A == 0 && B >= 0) ? 0 : Y * log(A)))
 
 /* ---- broadcast_to ------------------------------------------------------- */
 
