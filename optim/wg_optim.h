@@ -146,7 +146,8 @@ double wg_lr_at(const wg_lr_schedule *s, int64_t t);
 
 /* Watches a validation loss (lower is better; pass -accuracy to maximise),
  * keeps a copy of the parameters at the best loss seen, and says stop after
- * `patience` reports without an improvement of more than min_delta. */
+ * `patience` (>= 1) reports in a row without an improvement of more than
+ * min_delta. */
 typedef struct wg_early_stop {
     int patience;
     double min_delta;

@@ -1,0 +1,296 @@
+/* optim.c: optimisers as plain array kernels over parameter lists.
+ *
+ * Nothing here knows the tape: a step reads p->grad and writes p->data and
+ * the optimiser's own buffers.  Each kernel exists for f32 and f64; the
+ * arithmetic of the f32 kernels runs in float, like PyTorch's.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wg_optim.h"
+
+/* ---- kernels ------------------------------------------------------------ */
+
+#define DEFINE_KERNELS(T, SFX)                                                                      \
+    void wg_sgd_step_##SFX(size_t n, T lr, T *w, const T *g)                                        \
+    {                                                                                               \
+        for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];                                           \
+    }                                                                                               \
+    void wg_momentum_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)                      \
+    {                                                                                               \
+        for (size_t i = 0; i < n; i++) {                                                            \
+            dw[i] = -lr * g[i] + mu * dw[i];                                                        \
+            w[i] += dw[i];                                                                          \
+        }                                                                                           \
+    }                                                                                               \
+    void wg_nesterov_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)                      \
+    {                                                                                               \
+        for (size_t i = 0; i < n; i++) {                                                            \
+            T prev = dw[i];                                                                         \
+            dw[i] = mu * prev - lr * g[i];                                                          \
+            w[i] += (1 + mu) * dw[i] - mu * prev;                                                   \
+        }                                                                                           \
+    }                                                                                               \
+    void wg_adam_step_##SFX(size_t n, int64_t t, double lr, double b1, double b2, double eps, double wd, \
+                            T *w, const T *g, T *m, T *v)                                           \
+    {                                                                                               \
+        /* bias corrections 1 - b^t, computed once per step */                                      \
+        const T c1 = (T)(1.0 - pow(b1, (double)t)), c2 = (T)(1.0 - pow(b2, (double)t));             \
+        const T B1 = (T)b1, B2 = (T)b2, a = (T)lr, e = (T)eps, decay = (T)(1.0 - lr * wd);          \
+        for (size_t i = 0; i < n; i++) {                                                            \
+            if (wd != 0) w[i] *= decay;                                                             \
+            m[i] = B1 * m[i] + (1 - B1) * g[i];                                                     \
+            v[i] = B2 * v[i] + (1 - B2) * g[i] * g[i];                                              \
+            T mhat = m[i] / c1, vhat = v[i] / c2;                                                   \
+            w[i] -= a * mhat / (SQRT(vhat) + e);                                                    \
+        }                                                                                           \
+    }
+
+#define SQRT sqrtf
+DEFINE_KERNELS(float, f32)
+#undef SQRT
+#define SQRT sqrt
+DEFINE_KERNELS(double, f64)
+#undef SQRT
+
+void wg_perceptron_rule(size_t n, double alpha, double y, double y_pred, double *w, const double *x)
+{
+    const double s = alpha * (y - y_pred);
+    if (s == 0 || !w || !x) return; /* correctly classified: no change */
+    for (size_t i = 0; i < n; i++) w[i] += s * x[i];
+}
+
+/* ---- parameter lists ---------------------------------------------------- */
+
+static double elem(const wg_param *p, const void *a, size_t i)
+{
+    return p->dtype == WG_F32 ? (double)((const float *)a)[i] : ((const double *)a)[i];
+}
+
+double wg_grad_norm(size_t n, wg_param *const *ps)
+{
+    double s = 0;
+    for (size_t k = 0; ps && k < n; k++) {
+        const wg_param *p = ps[k];
+        if (!p || !p->grad) continue;
+        for (size_t i = 0; i < p->numel; i++) {
+            double g = elem(p, p->grad, i);
+            s += g * g;
+        }
+    }
+    return sqrt(s);
+}
+
+static void scale_grads(size_t n, wg_param *const *ps, double c)
+{
+    for (size_t k = 0; k < n; k++) {
+        wg_param *p = ps[k];
+        if (!p || !p->grad) continue;
+        for (size_t i = 0; i < p->numel; i++) {
+            if (p->dtype == WG_F32)
+                ((float *)p->grad)[i] *= (float)c;
+            else
+                ((double *)p->grad)[i] *= c;
+        }
+    }
+}
+
+double wg_clip_grad_norm(size_t n, wg_param *const *ps, double max_norm)
+{
+    double norm = wg_grad_norm(n, ps);
+    if (ps && max_norm > 0 && norm > max_norm && isfinite(norm)) scale_grads(n, ps, max_norm / norm);
+    return norm;
+}
+
+static bool is_bias(const wg_param *p) { return p->ndim <= 1; }
+
+void wg_weight_decay_grad(size_t n, wg_param *const *ps, double lambda, bool include_biases)
+{
+    for (size_t k = 0; ps && k < n; k++) {
+        wg_param *p = ps[k];
+        if (!p || !p->grad || lambda == 0 || (is_bias(p) && !include_biases)) continue;
+        for (size_t i = 0; i < p->numel; i++) {
+            if (p->dtype == WG_F32)
+                ((float *)p->grad)[i] += (float)lambda * ((float *)p->data)[i];
+            else
+                ((double *)p->grad)[i] += lambda * ((double *)p->data)[i];
+        }
+    }
+}
+
+void wg_zero_grads(size_t n, wg_param *const *ps)
+{
+    for (size_t k = 0; ps && k < n; k++)
+        if (ps[k]) wg_param_zero_grad(ps[k]);
+}
+
+/* ---- the optimiser object ----------------------------------------------- */
+
+static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw"};
+enum { N_OPT = sizeof opt_names / sizeof *opt_names };
+
+const char *wg_opt_name(wg_opt_kind kind) { return (unsigned)kind < N_OPT ? opt_names[kind] : "unknown"; }
+
+int wg_opt_from_name(const char *name)
+{
+    for (int i = 0; name && i < N_OPT; i++)
+        if (strcmp(name, opt_names[i]) == 0) return i;
+    return -1;
+}
+
+wg_optim_config wg_optim_defaults(wg_opt_kind kind)
+{
+    bool adam = kind == WG_OPT_ADAM || kind == WG_OPT_ADAMW;
+    return (wg_optim_config){
+        .kind = kind,
+        .lr = adam ? 1e-3 : 0.01,
+        .momentum = 0.9,
+        .beta1 = 0.9,
+        .beta2 = 0.999,
+        .eps = 1e-8,
+        .weight_decay = kind == WG_OPT_ADAMW ? 0.01 : 0.0,
+        .decay_biases = false,
+        .clip_norm = 0.0,
+    };
+}
+
+static size_t dsize(wg_dtype dt) { return dt == WG_F32 ? sizeof(float) : sizeof(double); }
+
+void wg_optim_free(wg_optim *o)
+{
+    if (!o) return;
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->buf1) free(o->buf1[i]);
+        if (o->buf2) free(o->buf2[i]);
+    }
+    free(o->buf1);
+    free(o->buf2);
+    free(o->step);
+    free(o->params);
+    free(o);
+}
+
+wg_optim *wg_optim_new(const wg_optim_config *cfg, size_t n, wg_param *const *params)
+{
+    wg_optim_config c = cfg ? *cfg : wg_optim_defaults(WG_OPT_SGD);
+    if ((unsigned)c.kind >= N_OPT) {
+        wg_set_last_error("optim_new: unknown optimiser %d", (int)c.kind);
+        return NULL;
+    }
+    if (!(c.lr >= 0) || !(c.momentum >= 0) || !(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1) ||
+        !(c.eps >= 0) || !(c.weight_decay >= 0) || !(c.clip_norm >= 0)) {
+        wg_set_last_error("optim_new: bad hyperparameters: lr %g, momentum %g, beta1 %g, beta2 %g, eps %g, "
+                          "weight_decay %g, clip_norm %g",
+                          c.lr, c.momentum, c.beta1, c.beta2, c.eps, c.weight_decay, c.clip_norm);
+        return NULL;
+    }
+    if (n && !params) {
+        wg_set_last_error("optim_new: params is NULL for %zu parameters", n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!params[i] || (params[i]->dtype != WG_F32 && params[i]->dtype != WG_F64) ||
+            (params[i]->numel && (!params[i]->data || !params[i]->grad))) {
+            wg_set_last_error("optim_new: params[%zu] is NULL or not a valid parameter", i);
+            return NULL;
+        }
+    wg_optim *o = calloc(1, sizeof *o);
+    if (!o) goto oom;
+    o->cfg = c;
+    o->params = malloc(sizeof *o->params * (n ? n : 1));
+    o->buf1 = calloc(n ? n : 1, sizeof *o->buf1);
+    o->buf2 = calloc(n ? n : 1, sizeof *o->buf2);
+    o->step = calloc(n ? n : 1, sizeof *o->step);
+    if (!o->params || !o->buf1 || !o->buf2 || !o->step) goto oom;
+    o->n = n;
+    bool one = c.kind != WG_OPT_SGD, two = c.kind == WG_OPT_ADAM || c.kind == WG_OPT_ADAMW;
+    for (size_t i = 0; i < n; i++) {
+        o->params[i] = params[i];
+        size_t bytes = params[i]->numel * dsize(params[i]->dtype);
+        if (one && !(o->buf1[i] = calloc(1, bytes ? bytes : 1))) goto oom;
+        if (two && !(o->buf2[i] = calloc(1, bytes ? bytes : 1))) goto oom;
+    }
+    return o;
+oom:
+    wg_optim_free(o);
+    wg_set_last_error("optim_new: out of memory");
+    return NULL;
+}
+
+void wg_optim_zero_grad(wg_optim *o)
+{
+    if (o) wg_zero_grads(o->n, o->params);
+}
+
+void wg_optim_reset(wg_optim *o)
+{
+    if (!o) return;
+    for (size_t i = 0; i < o->n; i++) {
+        size_t bytes = o->params[i]->numel * dsize(o->params[i]->dtype);
+        if (o->buf1[i]) memset(o->buf1[i], 0, bytes);
+        if (o->buf2[i]) memset(o->buf2[i], 0, bytes);
+        o->step[i] = 0;
+    }
+    o->last_grad_norm = 0;
+}
+
+int wg_optim_step_lr(wg_optim *o, double lr)
+{
+    if (!o) {
+        wg_set_last_error("optim_step: invalid handle: the optimiser is NULL");
+        return -1;
+    }
+    if (!(lr >= 0) || isinf(lr)) {
+        wg_set_last_error("optim_step: learning rate must be finite and >= 0: got %g", lr);
+        return -1;
+    }
+    const wg_optim_config *c = &o->cfg;
+    /* A non-finite gradient would poison the weights and the moments for
+     * good: refuse the step and leave everything as it was. */
+    double norm = wg_grad_norm(o->n, o->params);
+    if (!isfinite(norm)) {
+        wg_set_last_error("optim_step: non-finite gradient (norm %g): step skipped", norm);
+        return -1;
+    }
+    if (c->clip_norm > 0) {
+        o->last_grad_norm = norm;
+        if (norm > c->clip_norm) scale_grads(o->n, o->params, c->clip_norm / norm);
+    }
+    /* Coupled L2 decay goes into the gradient, as the gradient of lambda/2 ||w||^2. */
+    if (c->weight_decay > 0 && c->kind != WG_OPT_ADAMW)
+        wg_weight_decay_grad(o->n, o->params, c->weight_decay, c->decay_biases);
+    for (size_t k = 0; k < o->n; k++) {
+        wg_param *p = o->params[k];
+        size_t n = p->numel;
+        int64_t t = ++o->step[k];
+        double wd = c->kind == WG_OPT_ADAMW && (c->decay_biases || !is_bias(p)) ? c->weight_decay : 0.0;
+        bool f = p->dtype == WG_F32;
+        switch (c->kind) {
+        case WG_OPT_SGD:
+            if (f) wg_sgd_step_f32(n, (float)lr, p->data, p->grad);
+            else wg_sgd_step_f64(n, lr, p->data, p->grad);
+            break;
+        case WG_OPT_MOMENTUM:
+            if (f) wg_momentum_step_f32(n, (float)lr, (float)c->momentum, p->data, p->grad, o->buf1[k]);
+            else wg_momentum_step_f64(n, lr, c->momentum, p->data, p->grad, o->buf1[k]);
+            break;
+        case WG_OPT_NESTEROV:
+            if (f) wg_nesterov_step_f32(n, (float)lr, (float)c->momentum, p->data, p->grad, o->buf1[k]);
+            else wg_nesterov_step_f64(n, lr, c->momentum, p->data, p->grad, o->buf1[k]);
+            break;
+        case WG_OPT_ADAM:
+        case WG_OPT_ADAMW:
+            if (f) wg_adam_step_f32(n, t, lr, c->beta1, c->beta2, c->eps, wd, p->data, p->grad, o->buf1[k], o->buf2[k]);
+            else wg_adam_step_f64(n, t, lr, c->beta1, c->beta2, c->eps, wd, p->data, p->grad, o->buf1[k], o->buf2[k]);
+            break;
+        }
+    }
+    return 0;
+}
+
+int wg_optim_step(wg_optim *o)
+{
+    if (!o) return wg_optim_step_lr(o, 0);
+    return wg_optim_step_lr(o, o->cfg.lr);
+}
