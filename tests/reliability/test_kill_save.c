@@ -75,11 +75,19 @@ int main(void)
     rel_path(path, sizeof path, dir, "run.safetensors");
 
     wg_checkpoint *c = model();
+    /* Time a save, so the kills spread over a few saves however slow the
+     * machine (or the sanitizer build) is. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     CHECK(save_version(c, path, 0) == 0, "initial save: %s", wg_checkpoint_error(c));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long save_ns = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+    uint64_t max_delay = 3 * (uint64_t)save_ns + 1000000;
     wg_rng rng;
     uint64_t seed = (uint64_t)time(NULL);
     wg_rng_seed(&rng, seed);
-    printf("delays from seed %" PRIu64 "\n", seed);
+    printf("one save takes %.1f ms; delays up to %.1f ms from seed %" PRIu64 "\n", save_ns / 1e6,
+           max_delay / 1e6, seed);
     int64_t seen = 0;
     int n_new = 0, n_old = 0, n_bad = 0;
     for (int r = 1; r <= ROUNDS; r++) {
@@ -88,8 +96,9 @@ int main(void)
         if (pid == 0) writer(path, (int64_t)r * PER_ROUND);
         CHECK(pid > 0, "fork");
         if (pid < 0) break;
-        /* 0 to 60 ms: from before the first save has finished to several saves in. */
-        struct timespec d = {0, (long)wg_rng_below(&rng, 60000000)};
+        /* From before the first save has finished to about three saves in. */
+        uint64_t ns = wg_rng_below(&rng, max_delay);
+        struct timespec d = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
         nanosleep(&d, NULL);
         kill(pid, SIGKILL);
         int st = 0;
