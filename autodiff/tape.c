@@ -626,8 +626,12 @@ wg_param *wg_param_new(wg_dtype dt, int ndim, const int64_t *shape)
     }
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || (shape[i] && n > (SIZE_MAX >> 4) / (size_t)shape[i])) {
+        if (shape[i] < 0) {
             wg_set_last_error("param_new: invalid dimension %lld at axis %d", (long long)shape[i], i);
+            return NULL;
+        }
+        if (shape[i] && n > (SIZE_MAX >> 4) / (size_t)shape[i]) {
+            wg_set_last_error("param_new: out of memory: tensor too large");
             return NULL;
         }
         n *= (size_t)shape[i];

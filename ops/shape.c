@@ -143,6 +143,11 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
             wg_fail(t, WG_ERR_SHAPE, "reshape: invalid dimension %lld at axis %d for %s", (long long)s[i], i, sx);
             return NULL;
         } else {
+            /* The bound of wg_node_new: a wrapped product could match x's size. */
+            if (s[i] && known > (SIZE_MAX >> 4) / (size_t)s[i]) {
+                wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape is too large", sx, x->size);
+                return NULL;
+            }
             known *= (size_t)s[i];
         }
     }
