@@ -4,11 +4,12 @@
  * how each composite is written.
  *   Stability: nothing may overflow at |x| = 1000, so exp only ever sees
  *     -|x| or a value shifted by its max.
- *   Kinks: max(a, b) sends ties to b and |x|'(0) = 0, so a smooth function
- *     built from them can get a wrong derivative at 0.  softplus uses
- *     (x + |x|)/2 rather than max(x, 0), whose derivative at 0 is 1/2 like
- *     softplus's own; masks from step() carry the piecewise definitions whose
- *     derivative at 0 must come from the left piece (ELU, PReLU).
+ *   Kinks: max(a, b) and min(a, b) send ties to b and |x|'(0) = 0, so a
+ *     smooth function built from them can get a wrong derivative at 0.  The
+ *     operand order is chosen so that each tie lands where the derivative
+ *     comes out right (softplus'(0) = 1/2); masks from step() carry the
+ *     piecewise definitions whose derivative at 0 comes from the left piece
+ *     (ELU, PReLU).
  */
 #include <math.h>
 #include <string.h>
@@ -40,14 +41,16 @@ wg_tensor *wg_nn_sign(wg_tape *t, wg_tensor *x)
     return wg_sign(t, x);
 }
 
-/* log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with max(x, 0) written as
- * (x + |x|)/2 so that the derivative at 0 is 1/2 + 0 = sigmoid(0). */
+/* log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with -|x| written as
+ * min(0, x) - max(x, 0).  The ties put the derivative at 0 at 0 + 1/2 =
+ * sigmoid(0), and for x < 0 the gradient is e^x/(1+e^x) with full relative
+ * precision (a form with (x+|x|)/2 would cancel 1/2 - 1/2 and lose it). */
 wg_tensor *wg_nn_softplus(wg_tape *t, wg_tensor *x)
 {
     NN_CHECK1(t, "softplus", x);
-    wg_tensor *a = wg_abs(t, x);
-    wg_tensor *pos = wg_mul(t, 0.5, wg_add(t, x, a));
-    return wg_add(t, pos, wg_log1p(t, wg_exp(t, wg_neg(t, a))));
+    wg_tensor *hi = wg_max(t, x, 0); /* tie to the constant */
+    wg_tensor *lo = wg_min(t, 0, x); /* tie to x */
+    return wg_add(t, hi, wg_log1p(t, wg_exp(t, wg_sub(t, lo, hi))));
 }
 
 /* sigmoid(x) = exp(-softplus(-x)).  0.5 tanh(x/2) + 0.5 would be as stable

@@ -71,7 +71,8 @@ wg_tensor *wg_nn_silu(wg_tape *t, wg_tensor *x);
 wg_tensor *wg_nn_swish(wg_tape *t, wg_tensor *x, wg_tensor *beta);
 /* x/(1+|x|). */
 wg_tensor *wg_nn_softsign(wg_tape *t, wg_tensor *x);
-/* log(1+e^x) as (x+|x|)/2 + log1p(e^-|x|): never overflows, softplus'(0) = 1/2. */
+/* log(1+e^x) as max(x,0) + log1p(e^-|x|): never overflows, softplus'(0) = 1/2,
+ * and the left tail's derivative e^x/(1+e^x) keeps full relative precision. */
 wg_tensor *wg_nn_softplus(wg_tape *t, wg_tensor *x);
 /* Maxout: the last axis of z holds groups of k affine pieces,
  * [..., m*k] -> [..., m], out[..., j] = max_i z[..., j*k + i].  Feed it the
