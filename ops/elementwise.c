@@ -225,7 +225,7 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
 BINARY_OP(add, A + B, G, G)
 BINARY_OP(sub, A - B, G, -G)
 BINARY_OP(mul, A *B, G *B, G *A)
-BINARY_OP(div, A / B, G / B, -G * A / (B * B))
+BINARY_OP(div, A / B, G / B, -G * ((A / B) / B)) /* PyTorch's grouping; no overflow of b^2 */
 BINARY_OP(max, (A > B || A != A) ? A : B, (A > B || A != A) ? G : 0, (A > B || A != A) ? 0 : G)
 BINARY_OP(min, (A < B || A != A) ? A : B, (A < B || A != A) ? G : 0, (A < B || A != A) ? 0 : G)
 /* Grouped as PyTorch does: gy * (b a^(b-1)) and gy * (y log a); the zero of d/db

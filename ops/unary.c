@@ -46,7 +46,8 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
             const T C = (T)n->attr.c;                                        \
             T *gx = wg_grad_buf(x);                                          \
             if (!gx) return;                                                 \
-            (void)C;                                                         \
+            /* x^0: an exact 0 (not gy * 0, NaN for an infinite gy), as PyTorch */ \
+            if (&wg_op_##name == &wg_op_pow_c && C == 0) return;             \
             for (size_t i = 0; i < n->size; i++) {                           \
                 const T X = xp[i], Y = yp[i];                                \
                 (void)X, (void)Y;                                            \
