@@ -20,7 +20,8 @@
  *     -0.5, or a name bound to numbers only) records wg_pow_c, the
  *     constant-exponent op; otherwise the general wg_pow with PyTorch's zero
  *     rules.  (The two give the same derivative in a; only pow_c is what the
- *     library offers for x^2.)
+ *     library offers for x^2.)  A literal exponent 0.5 records sqrt, as
+ *     PyTorch does for x ** 0.5 (they differ at -0 and -inf).
  *   - max/min: the library's rule, ties go to the second argument (so
  *     max(x, 0) has derivative 0 at 0).  When an argument is NaN, the result
  *     is recorded as a + b: NaN, with the gradient passed to both arguments,
@@ -79,6 +80,7 @@ typedef enum { I_NUM, I_VAR, I_NEG, I_ADD, I_SUB, I_MUL, I_DIV, I_POW, I_CALL } 
 
 typedef struct {
     uint8_t kind, fn;
+    bool literal; /* I_POW, I_CALL: the last operand is a number as written */
     size_t argc;
     size_t pos; /* byte offset in the source, for messages */
     double num; /* I_NUM */
@@ -413,6 +415,7 @@ typedef struct {
 static int emit(parser *ps, ins in)
 {
     gl_program *p = ps->p;
+    in.literal = p->n_code > 0 && p->code[p->n_code - 1].kind == I_NUM;
     if (grow(&p->code, &p->cap_code, p->n_code + 1, sizeof *p->code)) return fail(ps->err, ps->errlen, GL_NOMEM, "out of memory");
     p->code[p->n_code++] = in;
     if (in.kind == I_NUM || in.kind == I_VAR)
@@ -628,7 +631,7 @@ int gl_parse(gl_program *p, const char *src, size_t len, char *err, size_t errle
 
 /* ---- evaluator ---------------------------------------------------------- */
 
-static wg_tensor *call(wg_tape *t, int fn, wg_tensor **a)
+static wg_tensor *call(wg_tape *t, int fn, wg_tensor **a, bool literal)
 {
     switch (fn) {
     case F_EXP: return wg_exp(t, a[0]);
@@ -642,7 +645,12 @@ static wg_tensor *call(wg_tape *t, int fn, wg_tensor **a)
     case F_POW: break;
     }
     /* a^b: the constant-exponent op when b depends on no input */
-    return wg_requires_grad(a[1]) ? wg__pow(t, a[0], a[1]) : wg__pow_c(t, a[0], wg_item(a[1]));
+    if (wg_requires_grad(a[1])) return wg__pow(t, a[0], a[1]);
+    double c = wg_item(a[1]);
+    /* PyTorch computes x ** 0.5 as sqrt(x), which differs from pow at -0 and
+     * -inf; sqrt's derivative 1/(2 y) equals its 0.5 * rsqrt(x) exactly. */
+    if (literal && c == 0.5) return wg_sqrt(t, a[0]);
+    return wg__pow_c(t, a[0], c);
 }
 
 int gl_eval(const gl_program *p, wg_tape *t, wg_dtype dt, const double *values, wg_tensor **out,
@@ -690,7 +698,7 @@ int gl_eval(const gl_program *p, wg_tape *t, wg_dtype dt, const double *values, 
             case I_NEG: stack[sp - 1] = wg_neg(t, stack[sp - 1]); break;
             case I_CALL:
                 sp -= in->argc;
-                stack[sp] = call(t, in->fn, stack + sp);
+                stack[sp] = call(t, in->fn, stack + sp, in->literal);
                 sp++;
                 break;
             default: {
@@ -701,7 +709,7 @@ int gl_eval(const gl_program *p, wg_tape *t, wg_dtype dt, const double *values, 
                 case I_SUB: r = wg__sub(t, x, y); break;
                 case I_MUL: r = wg__mul(t, x, y); break;
                 case I_DIV: r = wg__div(t, x, y); break;
-                default: r = call(t, F_POW, stack + sp - 2); break;
+                default: r = call(t, F_POW, stack + sp - 2, in->literal); break;
                 }
                 stack[sp - 2] = r;
                 sp--;
