@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn_check.h"
 #include "wg_nn.h"
 
 static int param_ok(const char *fn, const wg_param *p, const wg_rng *r, bool need_rng)
@@ -104,7 +103,7 @@ int wg_init_from_name(const char *name)
     return -1;
 }
 
-int wg_nn_init_weights(wg_param *w, wg_init scheme, double arg, int64_t fan_in, wg_rng *r)
+int wg_init_param(wg_param *w, wg_init scheme, double arg, int64_t fan_in, wg_rng *r)
 {
     switch (scheme) {
     case WG_INIT_ZERO: return wg_init_constant(w, 0.0);

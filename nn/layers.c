@@ -55,7 +55,7 @@ int wg_dense_init(wg_dense *l, wg_init scheme, double arg, double bias, wg_rng *
         wg_set_last_error("dense_init: invalid handle: the layer is NULL");
         return -1;
     }
-    if (wg_nn_init_weights(l->W, scheme, arg, l->n_in, r) != 0) return -1;
+    if (wg_init_param(l->W, scheme, arg, l->n_in, r) != 0) return -1;
     return l->b ? wg_init_constant(l->b, bias) : 0;
 }
 
@@ -193,7 +193,7 @@ int wg_mlp_init(wg_mlp *m, wg_init scheme, double arg, double bias, wg_rng *r)
     for (int l = 0; l < m->n_layers; l++)
         if (wg_dense_init(m->layers[l], scheme, arg, bias, r) != 0) return -1;
     for (int s = 0; s < m->n_shortcuts; s++)
-        if (wg_nn_init_weights(m->shortcuts[s].S, scheme, arg, m->sizes[m->shortcuts[s].from], r) != 0) return -1;
+        if (wg_init_param(m->shortcuts[s].S, scheme, arg, m->sizes[m->shortcuts[s].from], r) != 0) return -1;
     return 0;
 }
 

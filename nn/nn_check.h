@@ -34,7 +34,4 @@ static inline int nn_ok(wg_tape *t, const char *fn, int n, wg_tensor *const *xs,
         if (!nn_ok((t), (fn), 3, xs_, ns_)) return NULL;                                 \
     } while (0)
 
-/* One weight matrix by scheme (init.c); used by the dense layer and the MLP. */
-int wg_nn_init_weights(wg_param *w, wg_init scheme, double arg, int64_t fan_in, wg_rng *r);
-
 #endif

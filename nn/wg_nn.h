@@ -221,6 +221,9 @@ typedef enum {
     WG_INIT_XAVIER_UNIFORM,
     WG_INIT_HE,           /* normal, sigma^2 = 2/D_in */
 } wg_init;
+/* Fill p by `scheme` (arg is the value for CONSTANT and sigma for NORMAL;
+ * fan_in = D_in is used by the Xavier and He schemes).  0 or -1. */
+int wg_init_param(wg_param *p, wg_init scheme, double arg, int64_t fan_in, wg_rng *r);
 const char *wg_init_name(wg_init scheme); /* "zero", "constant", "normal", "small", ... */
 int wg_init_from_name(const char *name);  /* or -1 */
 
