@@ -121,8 +121,13 @@ static struct wg_block *block_new(wg_tape *t, size_t need)
     }
     /* The header sits in the block's first aligned slot. */
     size_t hdr = (sizeof(struct wg_block) + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1);
-    if (cap > SIZE_MAX - hdr - WG_ALIGN) return NULL;
+    if (need > SIZE_MAX - hdr - WG_ALIGN) return NULL;
+    if (cap > SIZE_MAX - hdr - WG_ALIGN) cap = need;
     struct wg_block *b = aligned_alloc(WG_ALIGN, (hdr + cap + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1));
+    if (!b && cap > need) { /* doubling is a heuristic: settle for what is needed */
+        cap = need;
+        b = aligned_alloc(WG_ALIGN, (hdr + cap + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1));
+    }
     if (!b) return NULL;
     b->next = NULL;
     b->cap = cap;
@@ -132,10 +137,21 @@ static struct wg_block *block_new(wg_tape *t, size_t need)
     return b;
 }
 
+/* Out-of-memory messages name the op being recorded or differentiated. */
+static void arena_fail(wg_tape *t, size_t bytes)
+{
+    const char *op = t->op_name ? t->op_name : "tape", *when = t->in_backward ? " in backward" : "";
+    if (t->limit)
+        wg_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested, %zu of the %zu-byte limit in use",
+                op, when, bytes, t->used_total, t->limit);
+    else
+        wg_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested", op, when, bytes);
+}
+
 void *wg_arena_alloc(wg_tape *t, size_t bytes)
 {
     if (bytes > SIZE_MAX - WG_ALIGN) {
-        wg_fail(t, WG_ERR_NOMEM, "arena: out of memory: %zu bytes requested", bytes);
+        arena_fail(t, bytes);
         return NULL;
     }
     size_t n = (bytes + WG_ALIGN - 1) & ~(size_t)(WG_ALIGN - 1);
@@ -153,12 +169,7 @@ void *wg_arena_alloc(wg_tape *t, size_t bytes)
     {
         struct wg_block *nb = block_new(t, n);
         if (!nb) {
-            if (t->limit)
-                wg_fail(t, WG_ERR_NOMEM,
-                        "arena: out of memory: %zu bytes requested, %zu of the %zu-byte limit in use",
-                        bytes, t->used_total, t->limit);
-            else
-                wg_fail(t, WG_ERR_NOMEM, "arena: out of memory: %zu bytes requested", bytes);
+            arena_fail(t, bytes);
             return NULL;
         }
         if (!t->first)
@@ -178,6 +189,7 @@ bump:;
 
 static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
 {
+    t->op_name = op->name;
     wg_tensor *n = wg_arena_alloc(t, sizeof *n);
     if (!n) return NULL;
     n->op = op;
@@ -318,6 +330,7 @@ int wg_norm_axis(int axis, int ndim)
 int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
 {
     if (t->status != WG_OK) return 0;
+    t->op_name = op;
     for (int i = 0; i < n; i++) {
         const wg_tensor *x = xs[i];
         if (!x) {
@@ -562,6 +575,7 @@ static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
     }
     if (!(out->flags & WG_F_REQ)) return 0; /* nothing it depends on needs a gradient */
     t->epoch++;
+    t->op_name = "backward";
     void *g = wg_grad_buf(out);
     if (!g) return -1;
     WG_TYPED(out->dtype, {
@@ -583,6 +597,7 @@ static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
             anomaly_report(n, "backward");
             break;
         }
+        t->op_name = n->op->name;
         n->op->vjp(n);
         if (t->status != WG_OK) break;
         if (t->anomaly && vjp_made_nonfinite(n, epoch)) {

@@ -90,6 +90,7 @@ struct wg_tape {
     uint32_t n_nodes, gen, epoch;
     bool anomaly;
     bool in_backward;
+    const char *op_name; /* the op being recorded or differentiated: names out-of-memory errors */
     wg_status status;
     char err[384];
 };
