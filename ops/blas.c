@@ -12,6 +12,7 @@
  * the casts happen here and nowhere else.
  */
 #include <blis.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,119 @@ void wg_set_num_threads(int n)
 
 int wg_get_num_threads(void) { return wg_n_threads; }
 
+/* ---- small and skinny products ------------------------------------------
+ *
+ * BLIS packs panels of both operands before its micro-kernel runs.  When a
+ * batch has one row, or a layer has ten outputs, the packing costs more than
+ * the product: BLIS runs at a few GFLOP/s there (bench/README.md has the
+ * numbers).  These shapes go to three plain kernels instead, one per memory
+ * layout they can stream through with unit stride:
+ *
+ *   dot       A's rows and B's columns contiguous: C[i,j] = A[i,:] . B[:,j]
+ *             (a forward x W^T: four columns of B share each row of A)
+ *   axpy_row  B's and C's rows contiguous: C[i,:] += A[i,p] B[p,:]
+ *   axpy_col  A's and C's columns contiguous: C[:,j] += B[p,j] A[:,p]
+ *             (dW^T += x^T dy for a small batch)
+ *
+ * Each is compiled for AVX-512, AVX2+FMA and baseline x86-64 and picked at
+ * load time (target_clones).  Lanes are accumulated in a fixed-size array so
+ * the compiler vectorises without reassociating a reduction.  beta = 0
+ * overwrites C without reading it, as BLIS does. */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define WG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WG_CLONES
+#endif
+
+#define SMALL_KERNELS(T, SUF, FMA, L)                                                                      \
+    WG_CLONES static void dot_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t rs_a,  \
+                                    const T *b, int64_t cs_b, T beta, T *c, int64_t rs_c, int64_t cs_c)   \
+    {                                                                                                     \
+        const int64_t kv = k - k % L;                                                                     \
+        for (int64_t i = 0; i < m; i++) {                                                                 \
+            const T *ai = a + i * rs_a;                                                                   \
+            for (int64_t j = 0; j < n; j += 4) {                                                          \
+                const int64_t nj = n - j < 4 ? n - j : 4;                                                 \
+                T acc[4][L] = {{0}}, sum[4] = {0};                                                        \
+                const T *bj[4];                                                                           \
+                for (int64_t q = 0; q < 4; q++) bj[q] = b + (j + (q < nj ? q : 0)) * cs_b;                \
+                for (int64_t p = 0; p < kv; p += L)                                                       \
+                    for (int q = 0; q < 4; q++)                                                           \
+                        for (int l = 0; l < L; l++) acc[q][l] = FMA(ai[p + l], bj[q][p + l], acc[q][l]);  \
+                for (int q = 0; q < 4; q++) {                                                             \
+                    for (int l = 0; l < L; l++) sum[q] += acc[q][l];                                      \
+                    for (int64_t p = kv; p < k; p++) sum[q] = FMA(ai[p], bj[q][p], sum[q]);               \
+                }                                                                                         \
+                for (int64_t q = 0; q < nj; q++) {                                                        \
+                    T *cp = c + i * rs_c + (j + q) * cs_c;                                                \
+                    *cp = beta == 0 ? alpha * sum[q] : alpha * sum[q] + beta * *cp;                       \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    /* C[i,:] (n contiguous values) = beta C[i,:] + sum_p alpha A[i,p] B[p,:] */                         \
+    WG_CLONES static void axpy_row_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a,           \
+                                         int64_t rs_a, int64_t cs_a, const T *b, int64_t rs_b, T beta,    \
+                                         T *c, int64_t rs_c)                                              \
+    {                                                                                                     \
+        for (int64_t i = 0; i < m; i++) {                                                                 \
+            T *ci = c + i * rs_c;                                                                         \
+            if (beta == 0)                                                                                \
+                for (int64_t j = 0; j < n; j++) ci[j] = 0;                                                \
+            else if (beta != 1)                                                                           \
+                for (int64_t j = 0; j < n; j++) ci[j] *= beta;                                            \
+            for (int64_t p = 0; p < k; p++) {                                                             \
+                const T s = alpha * a[i * rs_a + p * cs_a], *bp = b + p * rs_b;                           \
+                for (int64_t j = 0; j < n; j++) ci[j] = FMA(s, bp[j], ci[j]);                             \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    /* C[:,j] (m contiguous values) = beta C[:,j] + sum_p alpha B[p,j] A[:,p] */                         \
+    WG_CLONES static void axpy_col_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a,           \
+                                         int64_t cs_a, const T *b, int64_t rs_b, int64_t cs_b, T beta,    \
+                                         T *c, int64_t cs_c)                                              \
+    {                                                                                                     \
+        for (int64_t j = 0; j < n; j++) {                                                                 \
+            T *cj = c + j * cs_c;                                                                         \
+            if (beta == 0)                                                                                \
+                for (int64_t i = 0; i < m; i++) cj[i] = 0;                                                \
+            else if (beta != 1)                                                                           \
+                for (int64_t i = 0; i < m; i++) cj[i] *= beta;                                            \
+            for (int64_t p = 0; p < k; p++) {                                                             \
+                const T s = alpha * b[p * rs_b + j * cs_b], *ap = a + p * cs_a;                           \
+                for (int64_t i = 0; i < m; i++) cj[i] = FMA(s, ap[i], cj[i]);                             \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    static int small_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t rs_a,           \
+                           int64_t cs_a, const T *b, int64_t rs_b, int64_t cs_b, T beta, T *c,            \
+                           int64_t rs_c, int64_t cs_c)                                                    \
+    {                                                                                                     \
+        if (cs_a == 1 && rs_b == 1 && (m <= WG_THIN || (n <= WG_NARROW && m <= WG_SHORT) || k * m * n <= WG_TINY)) {       \
+            dot_##SUF(m, n, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c, cs_c);                             \
+            return 1;                                                                                     \
+        }                                                                                                 \
+        if (cs_b == 1 && cs_c == 1 && (m <= WG_THIN || k * m * n <= WG_TINY)) {       \
+            axpy_row_##SUF(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c);                        \
+            return 1;                                                                                     \
+        }                                                                                                 \
+        if (rs_a == 1 && rs_c == 1 && (k <= WG_THIN || (n <= WG_NARROW && k <= WG_SHORT) || k * m * n <= WG_TINY)) {       \
+            axpy_col_##SUF(m, n, k, alpha, a, cs_a, b, rs_b, cs_b, beta, c, cs_c);                        \
+            return 1;                                                                                     \
+        }                                                                                                 \
+        return 0;                                                                                         \
+    }
+
+/* Where these kernels beat BLIS, measured with bench/gemm_shapes at the MLP
+ * shapes (bench/README.md): a side of at most WG_THIN (a batch of 1..4 rows,
+ * an outer product), an output of at most WG_NARROW columns (10 classes)
+ * when the other side is at most WG_SHORT, or at most WG_TINY multiply-adds. */
+enum { WG_THIN = 4, WG_NARROW = 16, WG_SHORT = 32, WG_TINY = 32 * 32 * 32 };
+
+SMALL_KERNELS(float, s, fmaf, 16)
+SMALL_KERNELS(double, d, fma, 8)
+
 void wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
              int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
              int64_t rs_c, int64_t cs_c)
@@ -113,6 +227,9 @@ void wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *
             }
         return;
     }
+    if (dt == WG_F32 ? small_s(m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b, (float)beta, c, rs_c, cs_c)
+                     : small_d(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c))
+        return;
     wg_blas_init();
     if (dt == WG_F32) {
         float al = (float)alpha, be = (float)beta;
