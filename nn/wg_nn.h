@@ -25,6 +25,7 @@
 #ifndef WG_NN_H
 #define WG_NN_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,7 +104,9 @@ typedef enum {
     WG_ACT_LOG_SOFTMAX, /* along the last axis */
     WG_ACT_COUNT
 } wg_act;
-/* alpha is used by LEAKY_RELU and ELU only; pass a NaN for their default. */
+/* alpha is used by LEAKY_RELU and ELU only; WG_ACT_DEFAULT_ALPHA (a NaN)
+ * picks their defaults (0.01 and 1). */
+#define WG_ACT_DEFAULT_ALPHA NAN
 wg_tensor *wg_nn_activate(wg_tape *t, wg_tensor *x, wg_act act, double alpha);
 /* "sigmoid", "tanh", "relu", "leaky_relu", "elu", "silu", "softplus", ... */
 const char *wg_act_name(wg_act act);
@@ -274,8 +277,9 @@ typedef struct wg_mlp {
 } wg_mlp;
 
 /* n_sizes >= 2.  Weights start at zero: call wg_mlp_init.  Use WG_ACT_IDENTITY
- * as the output with wg_nn_softmax_cross_entropy (it takes logits).  alpha: NaN
- * for the activation's default.  NULL (wg_last_error) on bad arguments. */
+ * as the output with wg_nn_softmax_cross_entropy (it takes logits).  alpha:
+ * WG_ACT_DEFAULT_ALPHA for the activation's default.  NULL (wg_last_error) on
+ * bad arguments. */
 wg_mlp *wg_mlp_new(wg_dtype dt, int n_sizes, const int64_t *sizes, wg_act hidden, wg_act output,
                    double alpha);
 void wg_mlp_free(wg_mlp *m);
