@@ -44,8 +44,9 @@ static int save_version(wg_checkpoint *c, const char *path, int64_t k)
     return wg_checkpoint_set_meta_i64(c, "step", k) || wg_checkpoint_save(c, path);
 }
 
-/* The child: save versions base+1, base+2, ... until killed. */
-static void writer(const char *path, int64_t base)
+/* The child: save versions base+1, base+2, ... until killed, writing one
+ * byte to `done` after each save. */
+static void writer(const char *path, int64_t base, int done)
 {
     wg_checkpoint *c = model();
     for (int64_t k = base + 1;; k++) {
@@ -53,7 +54,15 @@ static void writer(const char *path, int64_t base)
             fprintf(stderr, "writer: %s\n", wg_checkpoint_error(c));
             _exit(3);
         }
+        if (write(done, "s", 1) != 1) _exit(4);
     }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* 1 if every element of every tensor equals v. */
@@ -75,32 +84,42 @@ int main(void)
     rel_path(path, sizeof path, dir, "run.safetensors");
 
     wg_checkpoint *c = model();
-    /* Time a save, so the kills spread over a few saves however slow the
-     * machine (or the sanitizer build) is. */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = now_ns();
     CHECK(save_version(c, path, 0) == 0, "initial save: %s", wg_checkpoint_error(c));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long save_ns = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
-    uint64_t max_delay = 3 * (uint64_t)save_ns + 1000000;
+    uint64_t save_ns = now_ns() - t0; /* then the last save the writer reported */
     wg_rng rng;
     uint64_t seed = (uint64_t)time(NULL);
     wg_rng_seed(&rng, seed);
-    printf("one save takes %.1f ms; delays up to %.1f ms from seed %" PRIu64 "\n", save_ns / 1e6,
-           max_delay / 1e6, seed);
+    printf("one save takes %.1f ms here; kill moments from seed %" PRIu64 "\n", (double)save_ns / 1e6, seed);
     int64_t seen = 0;
     int n_new = 0, n_old = 0, n_bad = 0;
     for (int r = 1; r <= ROUNDS; r++) {
+        int done[2];
+        CHECK(pipe(done) == 0, "pipe");
         fflush(NULL);
         pid_t pid = fork();
-        if (pid == 0) writer(path, (int64_t)r * PER_ROUND);
+        if (pid == 0) {
+            close(done[0]);
+            writer(path, (int64_t)r * PER_ROUND, done[1]);
+        }
+        close(done[1]);
         CHECK(pid > 0, "fork");
         if (pid < 0) break;
-        /* From before the first save has finished to about three saves in. */
-        uint64_t ns = wg_rng_below(&rng, max_delay);
+        /* Let the writer finish 0, 1 or 2 saves (however slow the machine),
+         * then kill it at a random moment within about one more save. */
+        int saves = (int)wg_rng_below(&rng, 3);
+        char b;
+        uint64_t last = now_ns();
+        for (int k = 0; k < saves && read(done[0], &b, 1) == 1; k++) {
+            uint64_t t = now_ns();
+            if (k) save_ns = t - last;
+            last = t;
+        }
+        uint64_t ns = wg_rng_below(&rng, save_ns + 1);
         struct timespec d = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
         nanosleep(&d, NULL);
         kill(pid, SIGKILL);
+        close(done[0]);
         int st = 0;
         waitpid(pid, &st, 0);
         CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "round %d: the writer died of SIGKILL (status %d)", r, st);
