@@ -1,0 +1,272 @@
+/* test_demo: runs one demo in its reduced mode and checks the numbers it
+ * prints, and that the pictures it names are PNG files.
+ *
+ *     test_demo NAME EXECUTABLE OUT_DIR [--data DIR]   (the data folder for mnist)
+ *
+ * Each demo prints its results in words; the checks below read the numbers
+ * back from those lines and test them against the lectures' values or
+ * against bounds, so a demo that computes the wrong thing fails here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "wg_test.h"
+
+static char out[1 << 20];
+static const char *exe, *out_dir;
+static char data_dir[1024];
+
+/* Runs the demo with `args` (already quoted for the shell); its stdout lands
+ * in out.  Returns its exit status, -1 if it could not run or died. */
+static int run(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s", exe, args);
+    out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL, "cannot run %s", cmd);
+    if (!p) return -1;
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    printf("$ %s\n%s", cmd, out);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The line starting with `prefix` (searched from the start), or NULL. */
+static const char *line(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, prefix, n) == 0) return p;
+    CHECK(0, "no line starts with \"%s\"", prefix);
+    return NULL;
+}
+
+/* sscanf on the line starting with prefix; the count of fields converted. */
+#define SCAN(prefix, fmt, ...) (line(prefix) ? sscanf(line(prefix), fmt, __VA_ARGS__) : -1)
+
+static void check_pngs(void)
+{
+    const char *p = strstr(out, "pictures:");
+    CHECK(p != NULL, "the demo names no pictures");
+    if (!p) return;
+    p += strlen("pictures:");
+    int n = 0;
+    while (*p && *p != '\n') {
+        while (*p == ' ' || *p == ',') p++;
+        char path[1024];
+        size_t k = strcspn(p, ",\n");
+        if (k == 0 || k >= sizeof path) break;
+        memcpy(path, p, k);
+        path[k] = '\0';
+        p += k;
+        FILE *f = fopen(path, "rb");
+        unsigned char sig[8] = {0};
+        size_t got = f ? fread(sig, 1, 8, f) : 0;
+        if (f) fclose(f);
+        CHECK(got == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0, "%s is not a PNG file", path);
+        n++;
+    }
+    CHECK(n > 0, "no picture files listed");
+}
+
+static void check_softmax(void)
+{
+    /* lecture 000's y' to the four places it prints, from the library */
+    const double want_p[4] = {0.0006, 0.0596, 0.0083, 0.9315}, want_z[4] = {-3.44, 1.16, -0.81, 3.91};
+    const char *names[4] = {"  apple", "  banana", "  pear", "  cherry"};
+    for (int k = 0; k < 4; k++) {
+        char label[16];
+        double z, ez, lez, p, lp;
+        CHECK(SCAN(names[k], "%15s %lf %lf %lf %lf %lf", label, &z, &ez, &lez, &p, &lp) == 6, "row %s", names[k]);
+        CHECK_NEAR(p, want_p[k], 0.00005 + 1e-9);
+        CHECK_NEAR(z, want_z[k], 1e-9);
+    }
+    double loss;
+    CHECK(SCAN("The truth is banana", "The truth is banana, y = [0, 1, 0, 0]: loss = -ln(y'_banana) = %lf", &loss) == 1,
+          "banana loss");
+    CHECK_NEAR(loss, 2.8209, 0.00005 + 1e-9); /* -ln(0.0596...), the natural-log value of lecture 000's 1.22 */
+    /* lecture 003's four losses, to the two places it prints (its 1.38 is ln 4 = 1.3863 truncated) */
+    double l[4];
+    CHECK(SCAN("losses:", "losses: %lf %lf %lf %lf", &l[0], &l[1], &l[2], &l[3]) == 4, "losses");
+    const double want_l[4] = {0.16, 0.78, 1.38, 4.87};
+    for (int i = 0; i < 4; i++) CHECK_NEAR(l[i], want_l[i], 0.0065);
+    CHECK_NEAR(l[2], log(4.0), 1e-4);
+}
+
+static void check_perceptron(void)
+{
+    int n, epochs, updates, wrong, total;
+    CHECK(SCAN("separable data:", "separable data: %d points, converged after %d epochs (%d weight updates); "
+                                  "misclassified now: %d of %d", &n, &epochs, &updates, &wrong, &total) == 5,
+          "the perceptron did not converge on separable data");
+    CHECK(wrong == 0 && total == n && epochs >= 1 && updates >= 1, "separable: %d of %d wrong after %d epochs", wrong,
+          total, epochs);
+    int xe, xu, xw, fewest, clean;
+    CHECK(SCAN("XOR:", "XOR: not converged after %d epochs (%d weight updates); misclassified at the end: %d of 4; "
+                       "fewest after any epoch: %d; epochs without mistakes: %d", &xe, &xu, &xw, &fewest, &clean) == 5,
+          "XOR line (the perceptron must not converge on XOR)");
+    CHECK(xw >= 1 && fewest >= 1 && clean == 0, "XOR: %d wrong, fewest %d, %d clean epochs", xw, fewest, clean);
+}
+
+static void check_xor(void)
+{
+    double o[4];
+    CHECK(SCAN("XOR solved:", "XOR solved: yes; outputs %lf %lf %lf %lf", &o[0], &o[1], &o[2], &o[3]) == 4,
+          "XOR not solved");
+    CHECK(o[0] < 0.2 && o[1] > 0.8 && o[2] > 0.8 && o[3] < 0.2, "outputs %g %g %g %g", o[0], o[1], o[2], o[3]);
+    /* the two hidden units are named detectors, and together they make XOR:
+     * one of them fires on (1,1) only or everywhere but (0,0), or their negations */
+    const char *h1 = line("hidden unit 1:"), *h2 = line("hidden unit 2:");
+    CHECK(h1 && h2 && strstr(h1, "detector") && strstr(h2, "detector"), "hidden units are not detectors");
+}
+
+static void check_regression(void)
+{
+    double train, noise, truth;
+    CHECK(SCAN("training RMSE:", "training RMSE: %lf (the noise alone gives about %lf)", &train, &noise) == 2, "train");
+    CHECK(SCAN("RMSE of the fit", "RMSE of the fit against the true f0: %lf", &truth) == 1, "truth");
+    /* the fit follows the function, not the noise: it is much closer to the
+     * truth than the samples are, and it does not fit the noise away */
+    CHECK(truth < 0.6 * noise, "RMSE to the truth %g, noise %g", truth, noise);
+    CHECK(train > 0.6 * noise && train < 1.3 * noise, "training RMSE %g, noise %g", train, noise);
+}
+
+/* MNIST-shaped synthetic data: ten random binary prototypes, each sample a
+ * prototype with 15% of its pixels flipped.  Used when data/mnist is absent,
+ * so that the MNIST test always runs. */
+static void write_idx(const char *path, const unsigned char *hdr, size_t hl, const unsigned char *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (!f) return;
+    CHECK(fwrite(hdr, 1, hl, f) == hl && fwrite(d, 1, n, f) == n, "short write to %s", path);
+    fclose(f);
+}
+
+static void write_synthetic(const char *dir)
+{
+    unsigned long long s = 12345;
+#define RND() (s = s * 6364136223846793005ULL + 1442695040888963407ULL, (unsigned)(s >> 33))
+    static unsigned char proto[10][784];
+    for (int c = 0; c < 10; c++)
+        for (int j = 0; j < 784; j++) proto[c][j] = RND() % 100 < 25 ? 255 : 0;
+    const char *split[2] = {"train", "t10k"};
+    const unsigned n[2] = {6000, 2000};
+    for (int k = 0; k < 2; k++) {
+        unsigned char *img = malloc((size_t)n[k] * 784), *lab = malloc(n[k]);
+        CHECK(img && lab, "out of memory");
+        if (!img || !lab) return;
+        for (unsigned i = 0; i < n[k]; i++) {
+            lab[i] = (unsigned char)(RND() % 10);
+            for (int j = 0; j < 784; j++)
+                img[(size_t)i * 784 + j] = RND() % 100 < 15 ? (unsigned char)(255 - proto[lab[i]][j]) : proto[lab[i]][j];
+        }
+        unsigned char hi[16] = {0, 0, 8, 3, 0, 0, (unsigned char)(n[k] >> 8), (unsigned char)n[k], 0, 0, 0, 28, 0, 0, 0, 28};
+        unsigned char hl[8] = {0, 0, 8, 1, 0, 0, (unsigned char)(n[k] >> 8), (unsigned char)n[k]};
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, split[k]);
+        write_idx(path, hi, 16, img, (size_t)n[k] * 784);
+        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, split[k]);
+        write_idx(path, hl, 8, lab, n[k]);
+        free(img);
+        free(lab);
+    }
+#undef RND
+}
+
+/* A small run on a subset, saved; the saved model evaluated alone must give
+ * the same accuracy; missing data must name the fetch command. */
+static void check_mnist(void)
+{
+    double acc = -1, loss = -1;
+    CHECK(SCAN("test accuracy:", "test accuracy: %lf%%", &acc) == 1, "no accuracy line");
+    /* 2 epochs on 6000 images: about 89% on the real test images, 99% on the synthetic ones */
+    CHECK(acc >= 85.0, "test accuracy %.2f%% on the subset, want at least 85%%", acc);
+    CHECK(SCAN("test loss:", "test loss: %lf", &loss) == 1 && loss < 0.5, "test loss %g", loss);
+    const char *end = out + strlen(out);
+    while (end > out && end[-1] == '\n') end--;
+    const char *start = end;
+    while (start > out && start[-1] != '\n') start--;
+    /* "test accuracy: " then 1 to 3 digits, a point, 2 digits and '%' */
+    const char *q = start + 15;
+    int digits = 0;
+    while (q < end && *q >= '0' && *q <= '9') q++, digits++;
+    int ok = strncmp(start, "test accuracy: ", 15) == 0 && digits >= 1 && digits <= 3 && end - q == 4 && q[0] == '.' &&
+             q[1] >= '0' && q[1] <= '9' && q[2] >= '0' && q[2] <= '9' && q[3] == '%';
+    CHECK(ok, "the last line is not exactly 'test accuracy: NN.NN%%': '%.*s'", (int)(end - start), start);
+    int epochs = 0;
+    for (const char *p = out; (p = strstr(p, "\nepoch ")); p++) epochs++;
+    CHECK(epochs == 2, "%d epoch lines, want 2", epochs);
+    check_pngs();
+
+    char args[3000];
+    snprintf(args, sizeof args, "--quick --data '%s' --no-plots --load '%s/model.safetensors' --epochs 0", data_dir,
+             out_dir);
+    CHECK(run(args) == 0, "mnist --load --epochs 0 failed");
+    double acc2 = -1;
+    CHECK(SCAN("test accuracy:", "test accuracy: %lf%%", &acc2) == 1 && acc2 == acc,
+          "the saved model gives %.2f%%, the trained one gave %.2f%%", acc2, acc);
+
+    CHECK(run("--data no-such-folder 2>&1") == 1, "missing data must fail");
+    CHECK(strstr(out, "scripts/fetch-mnist") != NULL, "the message does not name scripts/fetch-mnist");
+}
+
+typedef struct {
+    const char *name;
+    void (*check)(void);
+} demo_check;
+
+static const demo_check checks[] = {
+    {"softmax", check_softmax},
+    {"perceptron", check_perceptron},
+    {"xor", check_xor},
+    {"regression", check_regression},
+    {"mnist", check_mnist},
+};
+
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_demo NAME EXECUTABLE OUT_DIR [--data DIR]\n");
+        return 2;
+    }
+    exe = argv[2];
+    out_dir = argv[3];
+    char args[4096];
+    snprintf(args, sizeof args, "mkdir -p '%s'", out_dir);
+    CHECK(system(args) == 0, "cannot create %s", out_dir);
+    if (strcmp(argv[1], "mnist") == 0) {
+        const char *given = argc > 5 ? argv[5] : "data/mnist";
+        snprintf(data_dir, sizeof data_dir, "%s", given);
+        char probe[1100];
+        snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data_dir);
+        FILE *f = fopen(probe, "rb");
+        if (f) {
+            fclose(f);
+        } else {
+            snprintf(data_dir, sizeof data_dir, "%s", out_dir);
+            write_synthetic(data_dir);
+            printf("(no MNIST in %s: using synthetic data of the same format)\n", given);
+        }
+        snprintf(args, sizeof args, "--quick --out '%s' --data '%s' --save '%s/model.safetensors'", out_dir, data_dir,
+                 out_dir);
+    } else {
+        snprintf(args, sizeof args, "--quick --out '%s'", out_dir);
+    }
+    int st = run(args);
+    CHECK(st == 0, "%s exited with status %d", argv[1], st);
+    int found = 0;
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+        if (strcmp(checks[i].name, argv[1]) == 0) {
+            checks[i].check();
+            found = 1;
+        }
+    CHECK(found, "no checks for demo '%s'", argv[1]);
+    if (strcmp(argv[1], "mnist") != 0) check_pngs();
+    return wg_test_done(argv[1]);
+}
