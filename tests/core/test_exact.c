@@ -173,6 +173,9 @@ static void broadcasting(void)
     a = leaf(t, 2, (int64_t[]){2, 3}, a23, true);
     y = wg_div(t, wg_mul(t, s, a), 4);
     values_are("s * a / 4", y, 6, (double[]){0.5, 1, 1.5, 2, 2.5, 3});
+    wg_tensor *four = wg_input(y, 1); /* the number, as a constant leaf of a's dtype */
+    CHECK(four && wg_is_leaf(four) && !wg_requires_grad(four) && wg_dtype_of(four) == dt && wg_item(four) == 4,
+          "the number operand is a %s constant leaf", dtn);
     backward_ones(t, y);
     grads_are("s of s * a / 4", s, 1, (double[]){21.0 / 4});
     grads_are("a of s * a / 4", a, 6, (double[]){0.5, 0.5, 0.5, 0.5, 0.5, 0.5});
