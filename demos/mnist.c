@@ -385,7 +385,7 @@ static void plot_mistakes(const options *o, const dataset *test, const int *pred
     fprintf(gp, "set palette gray negative\n");
     fprintf(gp, "set xrange [-0.5:%d]; set yrange [%d:-3]\n", GRID_SIDE * cell, GRID_SIDE * cell);
     for (size_t c = 0; c < k; c++)
-        fprintf(gp, "set label %zu '%d -> %d' at %d,%d center font ',9' tc rgb '#b00000'\n", c + 1, test->y[idx[c]],
+        fprintf(gp, "set label %zu '%d -> %d' at %d,%d center front font ',9' tc rgb '#b00000'\n", c + 1, test->y[idx[c]],
                 pred[idx[c]], (int)(c % GRID_SIDE) * cell + cell / 2, (int)(c / GRID_SIDE) * cell + 2);
     fprintf(gp, "plot $img matrix with image notitle\n");
     plot_close(gp);

@@ -37,9 +37,11 @@ static int count_mistakes(wg_tape *t, const problem *p, const double *w)
     return m;
 }
 
-/* Online perceptron training; mistakes[e] = samples wrong after epoch e.
+/* Online perceptron training; mistakes[e] = samples wrong after epoch e,
+ * per_epoch[e] = weight updates during it.
  * Returns the number of epochs until an epoch made no update, or -1. */
-static int train(wg_tape *t, const problem *p, double alpha, int max_epochs, double *w, int *mistakes, int *updates)
+static int train(wg_tape *t, const problem *p, double alpha, int max_epochs, double *w, int *mistakes, int *per_epoch,
+                 int *updates)
 {
     w[0] = w[1] = w[2] = 0;
     *updates = 0;
@@ -54,6 +56,7 @@ static int train(wg_tape *t, const problem *p, double alpha, int max_epochs, dou
             }
         }
         *updates += changed;
+        per_epoch[e] = changed;
         mistakes[e] = count_mistakes(t, p, w);
         if (!changed) return e + 1;
     }
@@ -67,9 +70,9 @@ static void draw(FILE *gp, const problem *p, const double *w, const char *title)
     for (int i = 0; i < p->n; i++) fprintf(gp, "%g %g %g\n", p->x[i][0], p->x[i][1], p->y[i]);
     plot_block_end(gp);
     /* the boundary w0 + w1 x1 + w2 x2 = 0 */
-    if (fabs(w[1]) > 1e-12)
+    if (fabs(w[1]) <= 1e-12 && fabs(w[0]) > 1e-12) /* a vertical boundary x1 = -w0/w1 */
         fprintf(gp, "set arrow 1 from first %g, graph 0 to first %g, graph 1 nohead lw 2 lc rgb 'black'\n",
-                -w[2] / w[1], -w[2] / w[1]);
+                -w[2] / w[0], -w[2] / w[0]);
     fprintf(gp, "b(x) = %.17g * x + %.17g\n", fabs(w[1]) > 1e-12 ? -w[0] / w[1] : 0.0,
             fabs(w[1]) > 1e-12 ? -w[2] / w[1] : 0.0);
     fprintf(gp, "plot $pts using 1:($3 == 1 ? $2 : 1/0) with points pt 7 ps 1.2 lc rgb '#d7301f' title 'class 1', "
@@ -87,15 +90,15 @@ int main(int argc, char **argv)
     wg_rng_seed(&rng, (uint64_t)o.seed);
 
     /* Separable data: points in [-2, 2]^2 labelled by a hidden line, keeping
-     * only those at least 0.25 away from it (a margin, so the perceptron
+     * only those at least 0.05 away from it (a margin, so the perceptron
      * convergence theorem applies). */
-    enum { N_SEP = 100, MAX_EPOCHS = 1000, XOR_EPOCHS = 100 };
+    enum { N_SEP = 200, MAX_EPOCHS = 1000, XOR_EPOCHS = 100 };
     static double xs[N_SEP][3], ys[N_SEP];
     const double tw[3] = {0.8, -1.0, 0.3}; /* the hidden line: 0.8 x1 - x2 + 0.3 = 0 */
     for (int i = 0; i < N_SEP;) {
         double x1 = 4 * wg_rng_uniform(&rng) - 2, x2 = 4 * wg_rng_uniform(&rng) - 2;
         double d = (tw[0] * x1 + tw[1] * x2 + tw[2]) / hypot(tw[0], tw[1]);
-        if (fabs(d) < 0.25) continue;
+        if (fabs(d) < 0.05) continue;
         xs[i][0] = x1, xs[i][1] = x2, xs[i][2] = 1, ys[i] = d > 0;
         i++;
     }
@@ -104,12 +107,12 @@ int main(int argc, char **argv)
     problem xor_p = {"XOR", 4, xx, xy};
 
     wg_tape *t = wg_tape_new();
-    static int mis_sep[MAX_EPOCHS], mis_xor[XOR_EPOCHS];
+    static int mis_sep[MAX_EPOCHS], mis_xor[XOR_EPOCHS], upd_e_sep[MAX_EPOCHS], upd_e_xor[XOR_EPOCHS];
     double w_sep[3], w_xor[3];
     int upd_sep, upd_xor;
     const double alpha = 0.1;
-    int e_sep = train(t, &sep, alpha, MAX_EPOCHS, w_sep, mis_sep, &upd_sep);
-    int e_xor = train(t, &xor_p, alpha, XOR_EPOCHS, w_xor, mis_xor, &upd_xor);
+    int e_sep = train(t, &sep, alpha, MAX_EPOCHS, w_sep, mis_sep, upd_e_sep, &upd_sep);
+    int e_xor = train(t, &xor_p, alpha, XOR_EPOCHS, w_xor, mis_xor, upd_e_xor, &upd_xor);
 
     printf("Perceptron y' = step(w1 x1 + w2 x2 + w0), rule w <- w + alpha (y - y') x with alpha = %g, w = 0 at the start\n\n",
            alpha);
@@ -147,14 +150,14 @@ int main(int argc, char **argv)
             fprintf(gp, "set xrange [-0.5:1.5]; set yrange [-0.5:1.5]\n");
             snprintf(title, sizeof title, "XOR: after %d epochs, %d of 4 wrong", XOR_EPOCHS, now_xor);
             draw(gp, &xor_p, w_xor, title);
-            fprintf(gp, "set size noratio; set autoscale; set xlabel 'epoch'; set ylabel 'misclassified samples'\n");
-            fprintf(gp, "set title 'mistakes after each epoch'; set key top right; set yrange [0:*]\n");
+            fprintf(gp, "set size noratio; set autoscale; set xlabel 'epoch'; set ylabel 'weight updates (mistakes during the epoch)'\n");
+            fprintf(gp, "set title 'updates per epoch: 0 means converged'; set key top right; set yrange [0:*]\n");
             plot_block_begin(gp, "m");
             for (int e = 0; e < XOR_EPOCHS; e++)
-                fprintf(gp, "%d %d\n", e + 1, mis_xor[e]);
+                fprintf(gp, "%d %d\n", e + 1, upd_e_xor[e]);
             plot_block_end(gp);
             plot_block_begin(gp, "s");
-            for (int e = 0; e < (e_sep > 0 ? e_sep : MAX_EPOCHS); e++) fprintf(gp, "%d %d\n", e + 1, mis_sep[e]);
+            for (int e = 0; e < (e_sep > 0 ? e_sep : MAX_EPOCHS); e++) fprintf(gp, "%d %d\n", e + 1, upd_e_sep[e]);
             plot_block_end(gp);
             fprintf(gp, "plot $s with linespoints lw 2 title 'separable (of %d)', $m with lines lw 2 title 'XOR (of 4)'\n",
                     N_SEP);
