@@ -6,34 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rel_util.h"
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 static int run_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    size_t cap = 1 << 12, n = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        unsigned char *nb = realloc(buf, cap *= 2);
-        if (!nb) free(buf);
-        buf = nb;
-    }
-    fclose(f);
+    size_t n = 0;
+    unsigned char *buf = rel_read_file(path, &n);
     if (!buf) return -1;
     /* An exact-size copy, so ASan sees a read one byte past the input. */
     unsigned char *exact = malloc(n ? n : 1);
-    if (!exact) {
-        free(buf);
-        return -1;
+    if (exact) {
+        memcpy(exact, buf, n);
+        LLVMFuzzerTestOneInput(exact, n);
     }
-    memcpy(exact, buf, n);
     free(buf);
-    LLVMFuzzerTestOneInput(exact, n);
     free(exact);
-    return 0;
+    return exact ? 0 : -1;
 }
 
 int main(int argc, char **argv)
