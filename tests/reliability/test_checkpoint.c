@@ -2,6 +2,8 @@
  * every validation rule of the loader, each with its message and with the
  * model left unchanged. */
 #include <inttypes.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "rel_util.h"
@@ -115,6 +117,41 @@ static void overwrite_and_failed_save(void)
     CHECK(rel_count_files(dir, ".tmp.") == 0, "no temporary file is left");
     wg_param_free(p);
     wg_param_free(q);
+}
+
+/* A write that fails half-way (the file-size limit stands in for a full
+ * disk): a clear error, the old file intact, no temporary file left. */
+static void failed_write(void)
+{
+    int64_t s[1] = {4096};
+    wg_param *p = param("big", WG_F32, 1, s, 1);
+    char path[4096];
+    rel_path(path, sizeof path, dir, "full.safetensors");
+    wg_checkpoint *c = wg_checkpoint_new();
+    wg_checkpoint_add_param(c, p);
+    CHECK(wg_checkpoint_save(c, path) == 0, "%s", wg_checkpoint_error(c));
+    float *old = malloc(param_bytes(p));
+    memcpy(old, p->data, param_bytes(p));
+    for (size_t i = 0; i < p->numel; i++) ((float *)p->data)[i] = -1;
+
+    struct rlimit lim, small;
+    getrlimit(RLIMIT_FSIZE, &lim);
+    small = lim;
+    small.rlim_cur = 4096;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    int r = setrlimit(RLIMIT_FSIZE, &small) == 0 ? wg_checkpoint_save(c, path) : 0;
+    setrlimit(RLIMIT_FSIZE, &lim);
+    signal(SIGXFSZ, prev);
+    const char *e = wg_checkpoint_error(c);
+    CHECK(r == -1, "a save that cannot write fails");
+    CHECK(e && strstr(e, path) && strstr(e, "write failed: File too large") && strstr(e, "old file"), "%s",
+          e ? e : "(null)");
+    CHECK(rel_count_files(dir, ".tmp.") == 0, "the temporary file is removed");
+    CHECK(wg_checkpoint_load(c, path) == 0, "the old file still loads: %s", wg_checkpoint_error(c));
+    CHECK(memcmp(p->data, old, param_bytes(p)) == 0, "and holds the old values");
+    free(old);
+    wg_checkpoint_free(c);
+    wg_param_free(p);
 }
 
 /* ---- the loader's validation -------------------------------------------- */
@@ -340,6 +377,7 @@ int main(void)
     if (!dir) return wg_test_done("test_checkpoint");
     round_trip();
     overwrite_and_failed_save();
+    failed_write();
     bad_headers();
     bad_files_raw();
     misuse();
