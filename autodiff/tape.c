@@ -231,6 +231,18 @@ static void node_link(wg_tape *t, wg_tensor *n)
     t->n_nodes++;
 }
 
+wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt)
+{
+    t->op_name = op->name;
+    wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
+    if (!n) return NULL;
+    *n = (wg_tensor){.op = op, .prev = t->last, .tape = t, .gen = t->gen, .id = t->n_nodes,
+                     .dtype = (uint8_t)dt, .shape = {1, 1, 1, 1}, .size = 1};
+    n->data = &n->val;
+    node_link(t, n);
+    return n;
+}
+
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
 {
     for (int i = 0; i < ndim; i++) {

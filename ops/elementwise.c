@@ -194,8 +194,8 @@ static inline bool scalar_fast(const wg_tape *t, const wg_tensor *a, const wg_te
         wg_tensor *a_ = n->in[0], *b_ = n->in[1];                                            \
         WG_TYPED(n->dtype, {                                                                 \
             const T *ap = a_->data, *bp = b_->data, *yp = n->data, *gp = n->grad;            \
-            T *ga = wg_needs_grad(a_) ? wg_grad_buf(a_) : NULL;                              \
-            T *gb = wg_needs_grad(b_) ? wg_grad_buf(b_) : NULL;                              \
+            T *ga = wg_needs_grad(a_) ? wg_grad_acc(a_) : NULL;                              \
+            T *gb = wg_needs_grad(b_) ? wg_grad_acc(b_) : NULL;                              \
             if (n->size == 1) {                                                              \
                 const T A = ap[0], B = bp[0], Y = yp[0], G = gp[0];                          \
                 (void)Y, (void)A, (void)B;                                                                     \
@@ -227,7 +227,7 @@ static inline bool scalar_fast(const wg_tape *t, const wg_tensor *a, const wg_te
             return NULL;                                                                     \
         }                                                                                    \
         if (scalar_fast(t, a, b)) { /* two live scalars of one dtype: no checks left to fail */ \
-            wg_tensor *n = wg_node_new(t, &wg_op_##name, (wg_dtype)a->dtype, 0, NULL);       \
+            wg_tensor *n = wg_node_new_scalar(t, &wg_op_##name, (wg_dtype)a->dtype);         \
             if (!n) return NULL;                                                             \
             n->n_in = 2;                                                                     \
             n->in[0] = a;                                                                    \

@@ -99,11 +99,18 @@ struct wg_tape {
 void *wg_arena_alloc(wg_tape *t, size_t bytes); /* 64-byte aligned; NULL + error on failure */
 /* A new node with its value buffer; records the error and returns NULL on failure. */
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape);
+/* The same for a 0-d node, whose value lives inline (the scalar fast paths). */
+wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt);
 /* A node whose data aliases `src`'s value (no copy). */
 wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, const int64_t *shape);
 /* Gradient buffer of x for the current backward pass: allocated and zeroed on
  * first use, zeroed again if it belongs to an earlier pass (leaves excepted). */
 void *wg_grad_buf(wg_tensor *x);
+/* wg_grad_buf without the call when x's gradient is already live in this pass. */
+static inline void *wg_grad_acc(wg_tensor *x)
+{
+    return x->grad && x->grad_epoch == x->tape->epoch ? x->grad : wg_grad_buf(x);
+}
 /* After a forward kernel ran: anomaly check, then the node is final. */
 wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
 
