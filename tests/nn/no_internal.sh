@@ -20,21 +20,19 @@ else
     echo "ok: public headers compile with nn's include path"
 fi
 
-printf '#include "wg_internal.h"\nint main(void) { return 0; }\n' > "$tmp/direct.c"
-if $cc -std=c17 -fsyntax-only $inc "$tmp/direct.c" 2> "$tmp/err1"; then
-    echo "FAIL: wg_internal.h is on nn's include path"; fail=1
-elif ! grep -q 'wg_internal.h' "$tmp/err1"; then
-    echo "FAIL: the probe failed for another reason:"; cat "$tmp/err1"; fail=1
-else
-    echo "ok: #include \"wg_internal.h\" is not found from nn/"
-fi
-
-printf '#include "autodiff/internal/wg_internal.h"\nint main(void) { return 0; }\n' > "$tmp/byroot.c"
-if $cc -std=c17 -fsyntax-only $inc "$tmp/byroot.c" 2> "$tmp/err2"; then
-    echo "FAIL: wg_internal.h compiles outside the core"; fail=1
-elif ! grep -q 'private to autodiff/ and ops/' "$tmp/err2"; then
-    echo "FAIL: the probe failed without the header's #error:"; cat "$tmp/err2"; fail=1
-else
-    echo "ok: wg_internal.h reached through the root stops at its #error"
-fi
+# expect_fail NAME INCLUDE PATTERN WHAT: a probe including INCLUDE must fail
+# to compile, and its errors must mention PATTERN (so it failed for that reason).
+expect_fail() {
+    printf '#include "%s"\nint main(void) { return 0; }\n' "$2" > "$tmp/$1.c"
+    if $cc -std=c17 -fsyntax-only $inc "$tmp/$1.c" 2> "$tmp/$1.err"; then
+        echo "FAIL: $2 compiles with nn's include path"; fail=1
+    elif ! grep -q "$3" "$tmp/$1.err"; then
+        echo "FAIL: the probe including $2 failed for another reason:"; cat "$tmp/$1.err"; fail=1
+    else
+        echo "ok: $4"
+    fi
+}
+expect_fail direct wg_internal.h 'wg_internal.h' '#include "wg_internal.h" is not found from nn/'
+expect_fail byroot autodiff/internal/wg_internal.h 'private to autodiff/ and ops/' \
+    'wg_internal.h reached through the root stops at its #error'
 exit $fail
