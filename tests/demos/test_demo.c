@@ -135,6 +135,56 @@ static void check_regression(void)
     CHECK(train > 0.6 * noise && train < 1.3 * noise, "training RMSE %g, noise %g", train, noise);
 }
 
+static void check_vanishing(void)
+{
+    double rs, rr;
+    CHECK(SCAN("first layer / last layer", "first layer / last layer gradient norm: sigmoid %lf, relu %lf", &rs, &rr) == 2,
+          "ratio line");
+    /* sigmoid: the gradient shrinks by orders of magnitude towards the input;
+     * ReLU with the same weights keeps it within a small factor */
+    CHECK(rs < 1e-4, "sigmoid first/last %g", rs);
+    CHECK(rr > 0.1 && rr < 10, "relu first/last %g", rr);
+    /* and it shrinks at every layer, not just overall */
+    const char *p = line("   layer    sigmoid");
+    double prev = -1;
+    int rows = 0, monotone = 1;
+    for (p = p ? strchr(p, '\n') : NULL; p && p[1] == ' '; p = strchr(p + 1, '\n')) {
+        int l;
+        double gs, gr;
+        if (sscanf(p + 1, "%d %lf %lf", &l, &gs, &gr) != 3) break;
+        if (prev >= 0 && !(gs > prev)) monotone = 0;
+        prev = gs;
+        rows++;
+    }
+    CHECK(rows >= 8 && monotone, "%d rows; sigmoid gradient norms grow towards the output: %d", rows, monotone);
+}
+
+/* "NAME: last-layer std X (first layer Y)[, saturated (|a| > 0.99) Z%]" */
+static void init_case(const char *name, double *last, double *first, double *sat)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s: last-layer std", name);
+    const char *l = line(prefix);
+    *sat = -1;
+    CHECK(l && sscanf(l + strlen(prefix), " %lf (first layer %lf), saturated (|a| > 0.99) %lf%%", last, first, sat) >= 2,
+          "line for %s", name);
+}
+
+static void check_init(void)
+{
+    double last, first, sat;
+    init_case("tanh, sigma = 0.01", &last, &first, &sat);
+    CHECK(last < 1e-4 * first, "small weights: activations must die out, std %g -> %g", first, last);
+    init_case("tanh, sigma = 0.2", &last, &first, &sat);
+    CHECK(sat > 30 && last > 0.7, "large weights: tanh must saturate, %g%% saturated, std %g", sat, last);
+    init_case("tanh, Xavier", &last, &first, &sat);
+    CHECK(last > 0.1 && last < 0.8 && sat >= 0 && sat < 5, "Xavier tanh: std %g, %g%% saturated", last, sat);
+    init_case("ReLU, Xavier", &last, &first, &sat);
+    CHECK(last < 0.1 * first, "Xavier ReLU: activations must collapse, std %g -> %g", first, last);
+    init_case("ReLU, He", &last, &first, &sat);
+    CHECK(last > 0.5 * first && last < 2 * first, "He ReLU: std must hold, %g -> %g", first, last);
+}
+
 /* MNIST-shaped synthetic data: ten random binary prototypes, each sample a
  * prototype with 15% of its pixels flipped.  Used when data/mnist is absent,
  * so that the MNIST test always runs. */
@@ -226,6 +276,8 @@ static const demo_check checks[] = {
     {"xor", check_xor},
     {"regression", check_regression},
     {"mnist", check_mnist},
+    {"vanishing", check_vanishing},
+    {"init", check_init},
 };
 
 
