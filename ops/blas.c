@@ -13,17 +13,19 @@
  */
 #include <blis.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <threads.h>
 
 #include "blas.h"
 #include "wg_tensor.h"
 
 static once_flag blas_once = ONCE_FLAG_INIT;
-static char blas_choice[160];
-static char blas_info[320];
+static char blas_choice[224];
+static char blas_info[400];
 int wg_n_threads = 1;
 
 static int cpu_is_amd(void)
@@ -35,12 +37,86 @@ static int cpu_is_amd(void)
 #endif
 }
 
+/* The configurations this BLIS was built with.  BLIS 0.9 reads
+ * BLIS_ARCH_TYPE with atoi, so a name ("haswell") silently means 0 (skx, and
+ * SIGILL without AVX-512), and an id it was not built with aborts in BLIS.
+ * So a user's value is checked here: a name becomes its id, -1 (BLIS's own
+ * detection) is kept, anything else is ignored with a note in wg_blas_info. */
+static const struct {
+    const char *name;
+    int id;
+} blis_configs[] = {
+#define WG_CFG(name, ID) {name, BLIS_ARCH_##ID},
+#ifdef BLIS_CONFIG_SKX
+    WG_CFG("skx", SKX)
+#endif
+#ifdef BLIS_CONFIG_KNL
+    WG_CFG("knl", KNL)
+#endif
+#ifdef BLIS_CONFIG_HASWELL
+    WG_CFG("haswell", HASWELL)
+#endif
+#ifdef BLIS_CONFIG_SANDYBRIDGE
+    WG_CFG("sandybridge", SANDYBRIDGE)
+#endif
+#ifdef BLIS_CONFIG_PENRYN
+    WG_CFG("penryn", PENRYN)
+#endif
+#ifdef BLIS_CONFIG_ZEN3
+    WG_CFG("zen3", ZEN3)
+#endif
+#ifdef BLIS_CONFIG_ZEN2
+    WG_CFG("zen2", ZEN2)
+#endif
+#ifdef BLIS_CONFIG_ZEN
+    WG_CFG("zen", ZEN)
+#endif
+#ifdef BLIS_CONFIG_EXCAVATOR
+    WG_CFG("excavator", EXCAVATOR)
+#endif
+#ifdef BLIS_CONFIG_STEAMROLLER
+    WG_CFG("steamroller", STEAMROLLER)
+#endif
+#ifdef BLIS_CONFIG_PILEDRIVER
+    WG_CFG("piledriver", PILEDRIVER)
+#endif
+#ifdef BLIS_CONFIG_BULLDOZER
+    WG_CFG("bulldozer", BULLDOZER)
+#endif
+#ifdef BLIS_CONFIG_GENERIC
+    WG_CFG("generic", GENERIC)
+#endif
+#undef WG_CFG
+    {"(none)", -2},
+};
+
+/* The user's BLIS_ARCH_TYPE as an id BLIS accepts (-1: BLIS detects), or -2. */
+static int user_arch(const char *v)
+{
+    char *end;
+    long id = strtol(v, &end, 10);
+    bool numeric = end != v && *end == 0;
+    if (numeric && id == -1) return -1;
+    for (size_t i = 0; i + 1 < sizeof blis_configs / sizeof blis_configs[0]; i++)
+        if (numeric ? id == blis_configs[i].id : strcasecmp(v, blis_configs[i].name) == 0) return blis_configs[i].id;
+    return -2;
+}
+
 static void choose_kernels(void)
 {
     const char *user = getenv("BLIS_ARCH_TYPE");
+    char ignored[128] = "";
     if (user && user[0]) {
-        snprintf(blas_choice, sizeof blas_choice, "set by the user: BLIS_ARCH_TYPE=%s", user);
-        return;
+        int uid = user_arch(user);
+        if (uid >= -1) {
+            char v[16];
+            snprintf(v, sizeof v, "%d", uid);
+            snprintf(blas_choice, sizeof blas_choice, "set by the user: BLIS_ARCH_TYPE=%s", user);
+            setenv("BLIS_ARCH_TYPE", v, 1);
+            return;
+        }
+        snprintf(ignored, sizeof ignored, "ignored BLIS_ARCH_TYPE=%.40s, not a configuration of this BLIS; ", user);
+        unsetenv("BLIS_ARCH_TYPE");
     }
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -61,12 +137,13 @@ static void choose_kernels(void)
     if (id >= 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", id);
-        setenv("BLIS_ARCH_TYPE", v, 0);
-        snprintf(blas_choice, sizeof blas_choice, "chosen by wengert from the CPU's %s", why);
+        setenv("BLIS_ARCH_TYPE", v, 1); /* also over an empty value, which BLIS reads as 0 */
+        snprintf(blas_choice, sizeof blas_choice, "%schosen by wengert from the CPU's %s", ignored, why);
         return;
     }
 #endif
-    snprintf(blas_choice, sizeof blas_choice, "BLIS's own CPU detection");
+    unsetenv("BLIS_ARCH_TYPE");
+    snprintf(blas_choice, sizeof blas_choice, "%sBLIS's own CPU detection", ignored);
 }
 
 static void blas_init_once(void)

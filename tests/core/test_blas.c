@@ -1,0 +1,158 @@
+/* test_blas: wg_gemm and the matmul op against a naive triple loop, BLIS
+ * style, at odd sizes m, n, k in {1, 7, 33, 130}, f32 and f64, every
+ * transpose of A and B (swapped strides), C row- or column-major (the VJPs
+ * write gradients through a transposed operand's strides), beta 0 and 1.
+ *
+ * The reference is computed in long double from the same values (they are
+ * representable in f32, so both dtypes see exactly the reference's inputs).
+ * The normalised residual
+ *
+ *     r = ||C - C_ref||_F / (eps (k + 2) (|alpha| ||A||_F ||B||_F + |beta| ||C0||_F))
+ *
+ * is at most 1 for any correctly rounded summation order (each element's
+ * error is at most (k + 2) eps times its |alpha| |a_i|.|b_j| + |beta c0|, and
+ * the Frobenius norm of |A||B| is at most ||A||_F ||B||_F), so r > 1 is a
+ * bug, not noise.  Typical values are far below; the largest is printed.
+ *
+ * beta = 0 must not read C (the forward pass hands gemm uninitialised arena
+ * memory): C starts as NaN there.
+ */
+#include <float.h>
+
+#include "blas.h"
+#include "core_util.h"
+#include "wg_test.h"
+
+static const int64_t sizes[] = {1, 7, 33, 130};
+enum { N_SIZES = sizeof sizes / sizeof sizes[0], MAXD = 130 };
+
+static double worst[2]; /* per dtype */
+
+static double frob(const double *x, size_t n)
+{
+    long double s = 0;
+    for (size_t i = 0; i < n; i++) s += (long double)x[i] * x[i];
+    return sqrt((double)s);
+}
+
+/* Fill n values representable in f32. */
+static void fill_f32_exact(double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) v[i] = (double)(float)wg_rng_normal(&cu_rng);
+}
+
+/* Store op-space matrix x [r,c] into buf, transposed (column-major) if t;
+ * returns the row and column strides of the op-space view. */
+static void store(wg_dtype dt, void *buf, const double *x, int64_t r, int64_t c, bool t, int64_t *rs, int64_t *cs)
+{
+    *rs = t ? 1 : c;
+    *cs = t ? r : 1;
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < c; j++) cu_store(dt, buf, (size_t)(i * *rs + j * *cs), x[i * c + j]);
+}
+
+static void gemm_case(int64_t m, int64_t n, int64_t k)
+{
+    static double a[MAXD * MAXD], b[MAXD * MAXD], c0[MAXD * MAXD], got[MAXD * MAXD];
+    static long double ab[MAXD * MAXD];
+    static double abuf[MAXD * MAXD], bbuf[MAXD * MAXD], cbuf[MAXD * MAXD]; /* large enough for f64 */
+    fill_f32_exact(a, (size_t)(m * k));
+    fill_f32_exact(b, (size_t)(k * n));
+    fill_f32_exact(c0, (size_t)(m * n));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            long double s = 0;
+            for (int64_t p = 0; p < k; p++) s += (long double)a[i * k + p] * b[p * n + j];
+            ab[i * n + j] = s;
+        }
+    const double na = frob(a, (size_t)(m * k)), nb = frob(b, (size_t)(k * n)), nc = frob(c0, (size_t)(m * n));
+    for (int d = 0; d < 2; d++) {
+        wg_dtype dt = d ? WG_F64 : WG_F32;
+        double eps = d ? DBL_EPSILON : FLT_EPSILON;
+        for (int tr = 0; tr < 8; tr++) {
+            bool ta = tr & 1, tb = tr & 2, tc = tr & 4;
+            for (int bi = 0; bi < 2; bi++) {
+                double alpha = bi ? 1.0 : -0.75, beta = bi ? 1.0 : 0.0;
+                int64_t rs_a, cs_a, rs_b, cs_b, rs_c, cs_c;
+                store(dt, abuf, a, m, k, ta, &rs_a, &cs_a);
+                store(dt, bbuf, b, k, n, tb, &rs_b, &cs_b);
+                if (beta == 0) {
+                    store(dt, cbuf, c0, m, n, tc, &rs_c, &cs_c);
+                    for (int64_t i = 0; i < m * n; i++) cu_store(dt, cbuf, (size_t)i, NAN);
+                } else {
+                    store(dt, cbuf, c0, m, n, tc, &rs_c, &cs_c);
+                }
+                wg_gemm(dt, m, n, k, alpha, abuf, rs_a, cs_a, bbuf, rs_b, cs_b, beta, cbuf, rs_c, cs_c);
+                long double err2 = 0;
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) {
+                        got[i * n + j] = cu_load(dt, cbuf, (size_t)(i * rs_c + j * cs_c));
+                        long double want = alpha * ab[i * n + j] + beta * c0[i * n + j];
+                        long double e = got[i * n + j] - want;
+                        err2 += e * e;
+                    }
+                double r = sqrt((double)err2) / (eps * (double)(k + 2) * (fabs(alpha) * na * nb + fabs(beta) * nc));
+                if (isnan(r) || r > worst[d]) worst[d] = isnan(r) ? INFINITY : r;
+                CHECK(r <= 1, "gemm %s m=%lld n=%lld k=%lld trans a%d b%d c%d alpha %g beta %g: residual %.3g",
+                      d ? "f64" : "f32", (long long)m, (long long)n, (long long)k, ta, tb, tc, alpha, beta, r);
+            }
+        }
+    }
+}
+
+/* The matmul op on the same sizes: forward values, all transpose flags. */
+static void matmul_case(int64_t m, int64_t n, int64_t k)
+{
+    static double a[MAXD * MAXD], b[MAXD * MAXD], at[MAXD * MAXD], bt[MAXD * MAXD];
+    fill_f32_exact(a, (size_t)(m * k));
+    fill_f32_exact(b, (size_t)(k * n));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++) at[p * m + i] = a[i * k + p];
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < n; j++) bt[j * k + p] = b[p * n + j];
+    const double na = frob(a, (size_t)(m * k)), nb = frob(b, (size_t)(k * n));
+    wg_tape *t = wg_tape_new();
+    for (int d = 0; d < 2; d++) {
+        wg_dtype dt = d ? WG_F64 : WG_F32;
+        double eps = d ? DBL_EPSILON : FLT_EPSILON;
+        for (int tr = 0; tr < 4; tr++) {
+            bool ta = tr & 1, tb = tr & 2;
+            wg_tensor *A = ta ? cu_tensor(t, dt, 2, (int64_t[]){k, m}, at, false)
+                              : cu_tensor(t, dt, 2, (int64_t[]){m, k}, a, false);
+            wg_tensor *B = tb ? cu_tensor(t, dt, 2, (int64_t[]){n, k}, bt, false)
+                              : cu_tensor(t, dt, 2, (int64_t[]){k, n}, b, false);
+            wg_tensor *C = wg_matmul_ex(t, A, B, ta, tb);
+            CHECK(C && wg_dim(C, 0) == m && wg_dim(C, 1) == n, "matmul %lldx%lldx%lld: %s", (long long)m,
+                  (long long)k, (long long)n, wg_tape_error(t));
+            if (!C) break;
+            long double err2 = 0;
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    long double s = 0;
+                    for (int64_t p = 0; p < k; p++) s += (long double)a[i * k + p] * b[p * n + j];
+                    long double e = wg_get(C, (size_t)(i * n + j)) - s;
+                    err2 += e * e;
+                }
+            double r = sqrt((double)err2) / (eps * (double)(k + 2) * na * nb);
+            if (isnan(r) || r > worst[d]) worst[d] = isnan(r) ? INFINITY : r;
+            CHECK(r <= 1, "matmul %s m=%lld n=%lld k=%lld trans a%d b%d: residual %.3g", d ? "f64" : "f32",
+                  (long long)m, (long long)n, (long long)k, ta, tb, r);
+            wg_tape_reset(t);
+        }
+    }
+    wg_tape_free(t);
+}
+
+int main(void)
+{
+    wg_rng_seed(&cu_rng, 130);
+    for (int i = 0; i < N_SIZES; i++)
+        for (int j = 0; j < N_SIZES; j++)
+            for (int l = 0; l < N_SIZES; l++) {
+                gemm_case(sizes[i], sizes[j], sizes[l]);
+                matmul_case(sizes[i], sizes[j], sizes[l]);
+            }
+    printf("largest normalised residual: f32 %.3g, f64 %.3g (bound 1)\n", worst[0], worst[1]);
+    printf("%s\n", wg_blas_info());
+    return wg_test_done("test_blas");
+}
