@@ -40,7 +40,12 @@
 
 /* ---- the function table ------------------------------------------------- */
 
-typedef enum { F_EXP, F_LOG, F_SQRT, F_ABS, F_MAX, F_MIN, F_POW, F_COUNT } gl_fn;
+typedef enum {
+    F_EXP, F_LOG, F_SQRT, F_ABS, F_MAX, F_MIN, F_POW,
+    /* the scalar activations, each the nn/ composite */
+    F_SIGMOID, F_TANH, F_RELU, F_LEAKY_RELU, F_ELU, F_SILU, F_SOFTPLUS, F_SOFTSIGN,
+    F_COUNT
+} gl_fn;
 
 static const struct {
     const char *name;
@@ -54,6 +59,14 @@ static const struct {
     [F_MAX] = {"max", 2, 2, "max(a, b)    ties send the gradient to b, so max(x, 0)' = 0 at 0"},
     [F_MIN] = {"min", 2, 2, "min(a, b)    ties send the gradient to b"},
     [F_POW] = {"pow", 2, 2, "pow(a, b)    the same as a^b"},
+    [F_SIGMOID] = {"sigmoid", 1, 1, "sigmoid(x)   1/(1+e^-x)"},
+    [F_TANH] = {"tanh", 1, 1, "tanh(x)"},
+    [F_RELU] = {"relu", 1, 1, "relu(x)      max(x, 0); derivative 0 at 0"},
+    [F_LEAKY_RELU] = {"leaky_relu", 1, 2, "leaky_relu(x[, alpha])  x if x > 0 else alpha x; alpha 0.01 unless given"},
+    [F_ELU] = {"elu", 1, 2, "elu(x[, alpha])  x if x > 0 else alpha (e^x - 1); alpha 1 unless given"},
+    [F_SILU] = {"silu", 1, 1, "silu(x)      x sigmoid(x)"},
+    [F_SOFTPLUS] = {"softplus", 1, 1, "softplus(x)  log(1 + e^x)"},
+    [F_SOFTSIGN] = {"softsign", 1, 1, "softsign(x)  x/(1 + |x|)"},
 };
 
 const char *gl_function_help(void)
@@ -63,6 +76,18 @@ const char *gl_function_help(void)
         size_t n = 0;
         for (int i = 0; i < F_COUNT && n < sizeof buf; i++)
             n += (size_t)snprintf(buf + n, sizeof buf - n, "  %s\n", fns[i].help);
+    }
+    return buf;
+}
+
+/* "exp log ... softsign", for messages. */
+static const char *fn_names(void)
+{
+    static char buf[256];
+    if (!buf[0]) {
+        size_t n = 0;
+        for (int i = 0; i < F_COUNT && n < sizeof buf; i++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? " " : "", fns[i].name);
     }
     return buf;
 }
@@ -478,8 +503,8 @@ static int parse_expr(parser *ps, size_t *pos, token *stop)
                 if (next.kind == T_LPAREN) { /* a call */
                     int fn = find_fn(p->src + tk.pos, tk.len);
                     if (fn < 0)
-                        return fail(ps->err, ps->errlen, GL_USER, "unknown function %s at %s (known: exp log sqrt abs max min pow)",
-                                    describe(p, &tk, d, sizeof d), where(p, tk.pos, w, sizeof w));
+                        return fail(ps->err, ps->errlen, GL_USER, "unknown function %s at %s (known: %s)",
+                                    describe(p, &tk, d, sizeof d), where(p, tk.pos, w, sizeof w), fn_names());
                     *pos = after;
                     size_t after2 = after;
                     if ((rc = lex(p, &after2, &next, ps->err, ps->errlen))) return rc;
@@ -631,9 +656,17 @@ int gl_parse(gl_program *p, const char *src, size_t len, char *err, size_t errle
 
 /* ---- evaluator ---------------------------------------------------------- */
 
-static wg_tensor *call(wg_tape *t, int fn, wg_tensor **a, bool literal)
+static wg_tensor *call(wg_tape *t, int fn, wg_tensor **a, size_t argc, bool literal)
 {
     switch (fn) {
+    case F_SIGMOID: return wg_nn_sigmoid(t, a[0]);
+    case F_TANH: return wg_nn_tanh(t, a[0]);
+    case F_RELU: return wg_nn_relu(t, a[0]);
+    case F_LEAKY_RELU: return wg_nn_leaky_relu(t, a[0], argc > 1 ? wg_item(a[1]) : WG_NN_LEAKY_ALPHA);
+    case F_ELU: return wg_nn_elu(t, a[0], argc > 1 ? wg_item(a[1]) : 1.0);
+    case F_SILU: return wg_nn_silu(t, a[0]);
+    case F_SOFTPLUS: return wg_nn_softplus(t, a[0]);
+    case F_SOFTSIGN: return wg_nn_softsign(t, a[0]);
     case F_EXP: return wg_exp(t, a[0]);
     case F_LOG: return wg_log(t, a[0]);
     case F_SQRT: return wg_sqrt(t, a[0]);
@@ -698,7 +731,12 @@ int gl_eval(const gl_program *p, wg_tape *t, wg_dtype dt, const double *values, 
             case I_NEG: stack[sp - 1] = wg_neg(t, stack[sp - 1]); break;
             case I_CALL:
                 sp -= in->argc;
-                stack[sp] = call(t, in->fn, stack + sp, in->literal);
+                if (in->argc > 1 && (in->fn == F_LEAKY_RELU || in->fn == F_ELU) && wg_requires_grad(stack[sp + 1])) {
+                    rc = fail(err, errlen, GL_USER, "%s at %s: alpha must be a number, not depend on an input",
+                              fns[in->fn].name, where(p, in->pos, w, sizeof w));
+                    goto done;
+                }
+                stack[sp] = call(t, in->fn, stack + sp, in->argc, in->literal);
                 sp++;
                 break;
             default: {
@@ -709,7 +747,7 @@ int gl_eval(const gl_program *p, wg_tape *t, wg_dtype dt, const double *values, 
                 case I_SUB: r = wg__sub(t, x, y); break;
                 case I_MUL: r = wg__mul(t, x, y); break;
                 case I_DIV: r = wg__div(t, x, y); break;
-                default: r = call(t, F_POW, stack + sp - 2, in->literal); break;
+                default: r = call(t, F_POW, stack + sp - 2, 2, in->literal); break;
                 }
                 stack[sp - 2] = r;
                 sp--;
