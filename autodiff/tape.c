@@ -389,9 +389,22 @@ int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
 
 static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags);
 
+int wg_retype_fresh_weak(wg_tape *t, wg_tensor *a, wg_tensor *b)
+{
+    wg_tensor *weak = (a->flags & WG_F_WEAK) ? a : (b->flags & WG_F_WEAK) ? b : NULL;
+    if (!weak || weak != t->last || weak->size != 1) return 0;
+    wg_tensor *other = weak == a ? b : a;
+    weak->dtype = other->dtype;
+    if (weak->dtype == WG_F32)
+        weak->val.f = (float)weak->attr.c;
+    else
+        weak->val.d = weak->attr.c;
+    return 1;
+}
+
 int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b)
 {
-    if ((*a)->dtype == (*b)->dtype) return 1;
+    if ((*a)->dtype == (*b)->dtype || wg_retype_fresh_weak(t, *a, *b)) return 1;
     wg_tensor **weak = ((*a)->flags & WG_F_WEAK) ? a : ((*b)->flags & WG_F_WEAK) ? b : NULL;
     if (weak) {
         wg_tensor *other = weak == a ? *b : *a;
@@ -420,7 +433,7 @@ static int tape_ok(wg_tape *t, const char *fn)
 
 static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags)
 {
-    wg_tensor *n = wg_node_new(t, &wg_op_leaf, dt, 0, NULL);
+    wg_tensor *n = wg_node_new_scalar(t, &wg_op_leaf, dt);
     if (!n) return NULL;
     n->flags = flags;
     n->attr.c = v;

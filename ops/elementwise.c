@@ -159,10 +159,9 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
  * of their time in checks.  Two 0-d operands of one dtype, live on this
  * tape, with no error and no anomaly mode, can fail none of them, so the
  * constructor skips straight to the node (bench/README.md, scalar_chain). */
-static inline bool scalar_fast(const wg_tape *t, const wg_tensor *a, const wg_tensor *b)
+static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
 {
-    return a && b && a->ndim == 0 && b->ndim == 0 && a->dtype == b->dtype && t->status == WG_OK && !t->anomaly &&
-           a->tape == t && b->tape == t && a->gen == t->gen && b->gen == t->gen;
+    return wg_scalar_live(t, a) && wg_scalar_live(t, b) && (a->dtype == b->dtype || wg_retype_fresh_weak(t, a, b));
 }
 
 /* One binary op: forward expression of (A, B), and the per-element gradient

@@ -22,6 +22,14 @@
 
 static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
 {
+    if (t && wg_scalar_live(t, x)) { /* nothing left to check: skip to the node */
+        wg_tensor *n = wg_node_new_scalar(t, op, (wg_dtype)x->dtype);
+        if (!n) return NULL;
+        n->n_in = 1;
+        n->in[0] = x;
+        n->flags |= x->flags & WG_F_REQ;
+        return n;
+    }
     if (!t) {
         wg_set_last_error("%s: invalid handle: the tape is NULL", op->name);
         return NULL;

@@ -121,6 +121,10 @@ void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* 1 if the op may run: the tape has no error and every input is a live handle
  * of this tape (else records "op: invalid handle: ..." and returns 0). */
 int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs);
+/* A weak constant recorded just now (the tape's last node, so nothing has
+ * read it yet) takes the other operand's dtype in place instead of being
+ * copied into a new node; 1 if it did. */
+int wg_retype_fresh_weak(wg_tape *t, wg_tensor *a, wg_tensor *b);
 /* Weak constants take the dtype of the other operand; then dtypes must match. */
 int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b);
 /* "f32[2,3]" */
@@ -153,5 +157,11 @@ static inline size_t wg_shape_numel(int ndim, const int64_t *shape)
     return n;
 }
 static inline bool wg_needs_grad(const wg_tensor *x) { return x->flags & WG_F_REQ; }
+/* A live 0-d handle of t, and t can record without checks: no error, no
+ * anomaly mode.  The scalar fast paths of the ops start from this. */
+static inline bool wg_scalar_live(const wg_tape *t, const wg_tensor *x)
+{
+    return x && x->ndim == 0 && x->tape == t && x->gen == t->gen && t->status == WG_OK && !t->anomaly;
+}
 
 #endif
