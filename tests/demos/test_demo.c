@@ -185,6 +185,27 @@ static void check_init(void)
     CHECK(last > 0.5 * first && last < 2 * first, "He ReLU: std must hold, %g -> %g", first, last);
 }
 
+static void check_optimizers(void)
+{
+    int gd = -1, mom = -1, nes = -1, adam = -1;
+    CHECK(SCAN("steps to E < 1e-6:", "steps to E < 1e-6: gd %d, momentum %d, nesterov %d, adam %d", &gd, &mom, &nes,
+               &adam) == 4, "steps line");
+    CHECK(gd > 0 && mom > 0 && nes > 0 && adam > 0, "every method must reach the tolerance: %d %d %d %d", gd, mom, nes, adam);
+    /* on the ill-conditioned valley both momentum methods need far fewer steps */
+    CHECK(mom < gd / 2 && nes < gd / 2, "gd %d, momentum %d, nesterov %d", gd, mom, nes);
+}
+
+static void check_uncertainty(void)
+{
+    double rmse, rel, nll1, nll2, lo, hi;
+    CHECK(SCAN("location RMSE", "location RMSE %lf, mean relative scale error %lf", &rmse, &rel) == 2, "part 1");
+    CHECK(rmse < 0.1 && rel < 0.25, "location RMSE %g, relative scale error %g", rmse, rel);
+    CHECK(SCAN("mean NLL:", "mean NLL: single Laplace %lf, mixture of 2 Laplace components %lf", &nll1, &nll2) == 2, "nll");
+    CHECK(nll2 < nll1 - 0.5, "the mixture (NLL %g) must beat a single Laplace (%g) clearly", nll2, nll1);
+    CHECK(SCAN("mixture components at x = 0.5:", "mixture components at x = 0.5: %lf %lf", &lo, &hi) == 2, "components");
+    CHECK(fabs(lo + 0.8) < 0.1 && fabs(hi - 0.8) < 0.1, "components at %g and %g, branches at -0.8 and 0.8", lo, hi);
+}
+
 /* MNIST-shaped synthetic data: ten random binary prototypes, each sample a
  * prototype with 15% of its pixels flipped.  Used when data/mnist is absent,
  * so that the MNIST test always runs. */
@@ -278,6 +299,8 @@ static const demo_check checks[] = {
     {"mnist", check_mnist},
     {"vanishing", check_vanishing},
     {"init", check_init},
+    {"optimizers", check_optimizers},
+    {"uncertainty", check_uncertainty},
 };
 
 
