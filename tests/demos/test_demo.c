@@ -206,6 +206,21 @@ static void check_uncertainty(void)
     CHECK(fabs(lo + 0.8) < 0.1 && fabs(hi - 0.8) < 0.1, "components at %g and %g, branches at -0.8 and 0.8", lo, hi);
 }
 
+static void check_early_stopping(void)
+{
+    double best = -1, end = -1, restored = -2;
+    int best_epoch = -1, stop = -1, last = -1;
+    CHECK(SCAN("best validation MSE", "best validation MSE %lf at epoch %d; early stopping stops at epoch %d; "
+                                      "at epoch %d it would be %lf", &best, &best_epoch, &stop, &last, &end) == 5,
+          "summary line");
+    CHECK(SCAN("restored parameters:", "restored parameters: validation MSE %lf", &restored) == 1, "restored line");
+    /* the restored model is the best one, exactly; stopping comes `patience`
+     * (200) epochs after the best; training on would have overfitted */
+    CHECK(fabs(restored - best) <= 1e-12 * best, "restored %.17g, best %.17g", restored, best);
+    CHECK(best_epoch > 1 && stop == best_epoch + 200 && stop < last, "best %d, stop %d, last %d", best_epoch, stop, last);
+    CHECK(end > 2 * best, "validation MSE %g at the end, %g at the best epoch: no overfitting shown", end, best);
+}
+
 /* MNIST-shaped synthetic data: ten random binary prototypes, each sample a
  * prototype with 15% of its pixels flipped.  Used when data/mnist is absent,
  * so that the MNIST test always runs. */
@@ -301,6 +316,7 @@ static const demo_check checks[] = {
     {"init", check_init},
     {"optimizers", check_optimizers},
     {"uncertainty", check_uncertainty},
+    {"early_stopping", check_early_stopping},
 };
 
 
