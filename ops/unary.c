@@ -43,8 +43,10 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
     return n;
 }
 
-/* One unary op: forward of X, and dy/dx of (X, Y, C) where C is pow_c's constant. */
-#define UNARY_OP(name, FWD, DERIV)                                           \
+/* One unary op: forward of X, and the VJP, gx's increment, of (G, X, Y, C)
+ * where G is gy and C pow_c's constant.  The VJPs are grouped as PyTorch's
+ * (gy / x for log, not gy * (1/x), which overflows for a subnormal x). */
+#define UNARY_OP(name, FWD, VJP)                                             \
     static void name##_vjp(wg_tensor *n)                                     \
     {                                                                        \
         wg_tensor *x = n->in[0];                                             \
@@ -54,12 +56,11 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
             const T C = (T)n->attr.c;                                        \
             T *gx = wg_grad_buf(x);                                          \
             if (!gx) return;                                                 \
-            /* x^0: an exact 0 (not gy * 0, NaN for an infinite gy), as PyTorch */ \
-            if (&wg_op_##name == &wg_op_pow_c && C == 0) return;             \
+            (void)C;                                                         \
             for (size_t i = 0; i < n->size; i++) {                           \
-                const T X = xp[i], Y = yp[i];                                \
-                (void)X, (void)Y;                                            \
-                gx[i] += gp[i] * (DERIV);                                    \
+                const T X = xp[i], Y = yp[i], G = gp[i];                     \
+                (void)X, (void)Y, (void)G;                                   \
+                gx[i] += (VJP);                                              \
             }                                                                \
         });                                                                  \
     }                                                                        \
@@ -87,14 +88,15 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
         return wg_node_done(t, n);                                           \
     }
 
-UNARY_OP(neg, -X, -1)
-UNARY_OP(exp, exp(X), Y)
-UNARY_OP(log, log(X), 1 / X)
-UNARY_OP(log1p, log1p(X), 1 / (1 + X))
-UNARY_OP(sqrt, sqrt(X), 1 / (2 * Y))
-UNARY_OP(tanh, tanh(X), 1 - Y * Y)
-UNARY_OP(abs, fabs(X), (X > 0) - (X < 0))
-UNARY_OP(pow_c, C == 2 ? X * X : pow(X, C), C == 0 ? 0 : C == 2 ? 2 * X : C * pow(X, C - 1))
+UNARY_OP(neg, -X, -G)
+UNARY_OP(exp, exp(X), G * Y)
+UNARY_OP(log, log(X), G / X)
+UNARY_OP(log1p, log1p(X), G / (1 + X))
+UNARY_OP(sqrt, sqrt(X), G / (2 * Y))
+UNARY_OP(tanh, tanh(X), G * (1 - Y * Y))
+UNARY_OP(abs, fabs(X), G * ((X > 0) - (X < 0)))
+/* x^0: an exact 0 (not gy * 0, NaN for an infinite gy), as PyTorch */
+UNARY_OP(pow_c, C == 2 ? X * X : pow(X, C), C == 0 ? 0 : G * (C == 2 ? 2 * X : C * pow(X, C - 1)))
 UNARY_OP(sign, (T)((X > 0) - (X < 0)), 0)
 UNARY_OP(step, (T)(X >= 0), 0)
 
