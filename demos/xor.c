@@ -94,14 +94,36 @@ int main(int argc, char **argv)
                wg_get(h, (size_t)(2 * i)), wg_get(h, (size_t)(2 * i + 1)));
     printf("XOR solved: %s; outputs %.4f %.4f %.4f %.4f for (0,0) (0,1) (1,0) (1,1)\n", solved ? "yes" : "no",
            wg_get(out, 0), wg_get(out, 1), wg_get(out, 2), wg_get(out, 3));
-    const double *W2 = m->layers[1]->W->data;
+    /* A unit that is on at (0,0) is a detector upside down: sigmoid(-a) =
+     * 1 - sigmoid(a), so negating its weights and bias, negating its output
+     * weight and adding that weight to the output bias gives the same
+     * network with the detector the right way up. */
+    double *W1 = m->layers[0]->W->data, *b1 = m->layers[0]->b->data;
+    double *W2 = m->layers[1]->W->data, *b2 = m->layers[1]->b->data;
     for (int u = 0; u < 2; u++) {
         int bits = 0;
         for (int i = 0; i < 4; i++) bits |= (wg_get(h, (size_t)(2 * i + u)) > 0.5) << i;
-        printf("hidden unit %d: %s, weight %+.2f into the output\n", u + 1, logic_name(bits), W2[u]);
+        printf("hidden unit %d learned: %s, weight %+.2f into the output\n", u + 1, logic_name(bits), W2[u]);
+        if (bits & 1) {
+            W1[2 * u] = -W1[2 * u], W1[2 * u + 1] = -W1[2 * u + 1], b1[u] = -b1[u];
+            b2[0] += W2[u], W2[u] = -W2[u];
+        }
     }
-    printf("(lecture 001: XOR = 'at least one 1' and not 'both 1'; the output unit weighs one detector\n"
-           " positively and the other negatively; a NAND or NOR unit is the same detector upside down)\n");
+    wg_tape_reset(t);
+    double before[4] = {wg_get(out, 0), wg_get(out, 1), wg_get(out, 2), wg_get(out, 3)}, change = 0;
+    if (forward(t, m, &X[0][0], 4, &h, &out) != 0) return 1;
+    for (int i = 0; i < 4; i++) change = fmax(change, fabs(wg_get(out, (size_t)i) - before[i]));
+    printf("\nthe same network written with sigmoid(-a) = 1 - sigmoid(a) so that no unit fires at (0,0)\n"
+           "(largest change of an output: %.1e):\n", change);
+    for (int u = 0; u < 2; u++) {
+        int bits = 0;
+        for (int i = 0; i < 4; i++) bits |= (wg_get(h, (size_t)(2 * i + u)) > 0.5) << i;
+        printf("hidden unit %d: %s, weight %+.2f into the output (h = %.3f %.3f %.3f %.3f)\n", u + 1, logic_name(bits),
+               W2[u], wg_get(h, (size_t)u), wg_get(h, (size_t)(2 + u)), wg_get(h, (size_t)(4 + u)),
+               wg_get(h, (size_t)(6 + u)));
+    }
+    printf("lecture 001: XOR = 'at least one 1' and not 'both 1': the output unit weighs the first detector\n"
+           "positively and the second negatively.\n");
 
     if (o.plots) {
         enum { G = 81 };

@@ -118,10 +118,21 @@ static void check_xor(void)
     CHECK(SCAN("XOR solved:", "XOR solved: yes; outputs %lf %lf %lf %lf", &o[0], &o[1], &o[2], &o[3]) == 4,
           "XOR not solved");
     CHECK(o[0] < 0.2 && o[1] > 0.8 && o[2] > 0.8 && o[3] < 0.2, "outputs %g %g %g %g", o[0], o[1], o[2], o[3]);
-    /* the two hidden units are named detectors, and together they make XOR:
-     * one of them fires on (1,1) only or everywhere but (0,0), or their negations */
-    const char *h1 = line("hidden unit 1:"), *h2 = line("hidden unit 2:");
-    CHECK(h1 && h2 && strstr(h1, "detector") && strstr(h2, "detector"), "hidden units are not detectors");
+    /* rewritten the right way up, the hidden units are lecture 001's two
+     * detectors, "at least one 1" weighted up and "both 1" weighted down, and
+     * the rewriting changed no output */
+    double change = -1;
+    CHECK(SCAN("(largest change", "(largest change of an output: %lf", &change) == 1 && change < 1e-9,
+          "rewriting changed the outputs by %g", change);
+    const char *h[2] = {line("hidden unit 1:"), line("hidden unit 2:")};
+    int n_or = 0, n_and = 0;
+    for (int u = 0; u < 2; u++) {
+        const char *w = h[u] ? strstr(h[u], "weight ") : NULL;
+        double wt = w ? atof(w + 7) : 0;
+        if (h[u] && strstr(h[u], "'at least one 1' detector (OR)") && wt > 1) n_or++;
+        if (h[u] && strstr(h[u], "'both 1' detector (AND)") && wt < -1) n_and++;
+    }
+    CHECK(n_or == 1 && n_and == 1, "want one OR unit weighted up and one AND unit weighted down: %d %d", n_or, n_and);
 }
 
 static void check_regression(void)
