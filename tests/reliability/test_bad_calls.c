@@ -114,6 +114,64 @@ BAD(idx_garbage)
     return st != WG_OK && x.data == NULL;
 }
 
+/* nn/ and optim/: the same rules hold for layers, losses and optimisers. */
+static wg_mlp *small_mlp(void)
+{
+    int64_t sizes[3] = {4, 5, 3};
+    return wg_mlp_new(WG_F32, 3, sizes, WG_ACT_TANH, WG_ACT_IDENTITY, NAN);
+}
+BAD(mlp_one_size) { (void)t; return wg_mlp_new(WG_F32, 1, S4, WG_ACT_TANH, WG_ACT_IDENTITY, NAN) == NULL; }
+BAD(mlp_null_sizes) { (void)t; return wg_mlp_new(WG_F32, 3, NULL, WG_ACT_TANH, WG_ACT_IDENTITY, NAN) == NULL; }
+BAD(mlp_null_model) { return wg_mlp_forward(t, NULL, f32(t, 2, S23)) == NULL; }
+BAD(mlp_wrong_width)
+{
+    wg_mlp *m = small_mlp();
+    int64_t s[2] = {2, 7};
+    int r = m && wg_mlp_forward(t, m, f32(t, 2, s)) == NULL;
+    wg_mlp_free(m);
+    return r;
+}
+BAD(mlp_wrong_dtype)
+{
+    wg_mlp *m = small_mlp();
+    int64_t s[2] = {2, 4};
+    int r = m && wg_mlp_forward(t, m, wg_tensor_new(t, WG_F64, 2, s, NULL, false)) == NULL;
+    wg_mlp_free(m);
+    return r;
+}
+BAD(label_out_of_range)
+{
+    static const int labels[2] = {0, 7};
+    return wg_nn_softmax_cross_entropy_idx(t, f32(t, 2, S23), labels, WG_REDUCE_MEAN) == NULL;
+}
+BAD(dense_sizes) { (void)t; return wg_dense_new(WG_F32, 0, -3, true) == NULL; }
+BAD(optim_null_params) { (void)t; return wg_optim_new(NULL, 3, NULL) == NULL; }
+BAD(optim_negative_lr)
+{
+    (void)t;
+    wg_param *p = wg_param_new(WG_F32, 2, S23);
+    wg_optim_config cfg = wg_optim_defaults(WG_OPT_ADAM);
+    cfg.lr = -1;
+    wg_optim *o = wg_optim_new(&cfg, 1, &p);
+    wg_optim_free(o);
+    wg_param_free(p);
+    return o == NULL;
+}
+BAD(optim_null_step) { (void)t; return wg_optim_step(NULL) == -1; }
+BAD(batcher_empty)
+{
+    (void)t;
+    wg_batcher b;
+    return wg_batcher_init(&b, 0, 32, true, false, 1) == -1;
+}
+BAD(one_hot_range)
+{
+    (void)t;
+    static const int labels[2] = {0, 11};
+    float out[20];
+    return wg_one_hot(WG_F32, labels, 2, 10, out) == -1;
+}
+
 /* A model given another model's checkpoint: the same names, other shapes. */
 BAD(other_models_checkpoint)
 {
@@ -181,6 +239,18 @@ static const struct {
     {"IDX garbage", idx_garbage, 0, {"junk.idx"}},
     {"another model's checkpoint", other_models_checkpoint, 0,
      {"tensor 'dense1.w'", "F32 [784,100]", "F32 [784,30]"}},
+    {"MLP of one size", mlp_one_size, 1, {"mlp_new: need at least 2 sizes", "got 1"}},
+    {"MLP of NULL sizes", mlp_null_sizes, 1, {"mlp_new:"}},
+    {"NULL model", mlp_null_model, 0, {"mlp: invalid handle: the model is NULL"}},
+    {"input of the wrong width", mlp_wrong_width, 0, {"mlp:", "[N,4]", "f32[2,7]"}},
+    {"input of the wrong dtype", mlp_wrong_dtype, 0, {"mlp: dtype mismatch", "f64[2,4]"}},
+    {"label out of range", label_out_of_range, 0, {"softmax_cross_entropy_idx: label out of range", "labels[1] = 7", "f32[2,3]"}},
+    {"dense layer of no units", dense_sizes, 1, {"dense_new: sizes must be >= 1", "n_in = 0", "n_out = -3"}},
+    {"optimiser without parameters", optim_null_params, 1, {"optim_new: params is NULL"}},
+    {"negative learning rate", optim_negative_lr, 1, {"optim_new: bad hyperparameters", "lr -1"}},
+    {"step of a NULL optimiser", optim_null_step, 1, {"optim_step: invalid handle"}},
+    {"batcher over nothing", batcher_empty, 1, {"batcher_init:", "n = 0"}},
+    {"one-hot label out of range", one_hot_range, 1, {"one_hot: label out of range", "labels[1] = 11"}},
 };
 
 static void table(void)
@@ -229,6 +299,20 @@ static void empty_and_zero_batch(void)
     CHECK(wg_tape_error(t) == NULL, "no error: %s", wg_tape_error(t));
     wg_param_free(w);
     wg_param_free(b);
+
+    /* The same batch of 0 through an MLP and a summed cross-entropy: 0, no error.
+     * (A MEAN-reduced loss over no samples is 0/0 = NaN, as in NumPy and
+     * PyTorch; anomaly mode names it, below.) */
+    wg_tape_reset(t);
+    wg_mlp *m = small_mlp();
+    int64_t e4[2] = {0, 4};
+    wg_tensor *logits = m ? wg_mlp_forward(t, m, wg_tensor_new(t, WG_F32, 2, e4, NULL, false)) : NULL;
+    static const int no_labels[1] = {0};
+    wg_tensor *ce = wg_nn_softmax_cross_entropy_idx(t, logits, no_labels, WG_REDUCE_SUM);
+    CHECK(logits && wg_dim(logits, 0) == 0 && wg_dim(logits, 1) == 3, "the MLP maps [0,4] to [0,3]: %s",
+          wg_tape_error(t));
+    CHECK(ce && wg_item(ce) == 0 && wg_backward(t, ce) == 0, "summed CE over no samples is 0: %s", wg_tape_error(t));
+    wg_mlp_free(m);
 
     /* In anomaly mode the NaN mean of an empty batch is named. */
     wg_tape_reset(t);
