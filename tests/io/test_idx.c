@@ -135,7 +135,7 @@ static void test_good_files(void)
 
 static void test_bad_files(void)
 {
-    uint8_t b[64];
+    uint8_t b[256] = {0}; /* room for the longest file written below */
     const char *p = in_dir("bad");
 
     write_bytes(p, b, 0);
