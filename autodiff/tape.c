@@ -743,6 +743,19 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p)
         wg_fail(t, WG_ERR_HANDLE, "use: invalid handle: the parameter is NULL");
         return NULL;
     }
+    /* The fields are public: check them before the tape trusts them. */
+    size_t numel = 1;
+    bool ok = (p->dtype == WG_F32 || p->dtype == WG_F64) && p->ndim >= 0 && p->ndim <= WG_MAX_DIMS && p->data &&
+              p->grad;
+    for (int i = 0; ok && i < p->ndim; i++) {
+        ok = p->shape[i] >= 0 && (!p->shape[i] || numel <= (SIZE_MAX >> 4) / (size_t)p->shape[i]);
+        numel *= ok ? (size_t)p->shape[i] : 1;
+    }
+    if (!ok || numel != p->numel) {
+        wg_fail(t, WG_ERR_ARG, "use: invalid parameter '%.48s': dtype %d, ndim %d, numel %zu, data %s, grad %s",
+                p->name, (int)p->dtype, p->ndim, p->numel, p->data ? "set" : "NULL", p->grad ? "set" : "NULL");
+        return NULL;
+    }
     /* A leaf that reads p->data and accumulates into p->grad directly. */
     wg_tensor *n = node_alloc(t, &wg_op_leaf, p->dtype, p->ndim, p->shape);
     if (!n) return NULL;

@@ -66,6 +66,16 @@ static void matmul_vjp(wg_tensor *n)
 }
 const wg_op wg_op_matmul = {"matmul", WG_OP_matmul, matmul_vjp};
 
+/* "matmul: <problem>: a is f32[2,3]<ta>, b is f32[4,5]<tb>"; returns NULL. */
+static wg_tensor *mm_fail(wg_tape *t, wg_status st, const char *problem, const wg_tensor *a, const char *ta,
+                          const wg_tensor *b, const char *tb)
+{
+    char sa[80], sb[80];
+    wg_fail(t, st, "matmul: %s: a is %s%s, b is %s%s", problem, wg_fmt_shape(a, sa, sizeof sa), ta,
+            wg_fmt_shape(b, sb, sizeof sb), tb);
+    return NULL;
+}
+
 wg_tensor *wg_matmul_ex(wg_tape *t, wg_tensor *a, wg_tensor *b, bool trans_a, bool trans_b)
 {
     if (!t) {
@@ -74,28 +84,17 @@ wg_tensor *wg_matmul_ex(wg_tape *t, wg_tensor *a, wg_tensor *b, bool trans_a, bo
     }
     wg_tensor *xs[2] = {a, b};
     if (!wg_check_inputs(t, "matmul", 2, xs)) return NULL;
-    char sa[80], sb[80];
-    wg_fmt_shape(a, sa, sizeof sa);
-    wg_fmt_shape(b, sb, sizeof sb);
-    if (a->dtype != b->dtype) {
-        wg_fail(t, WG_ERR_DTYPE, "matmul: dtype mismatch: a is %s, b is %s", sa, sb);
-        return NULL;
-    }
-    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3) {
-        wg_fail(t, WG_ERR_SHAPE, "matmul: operands must be 2-D or 3-D: a is %s, b is %s", sa, sb);
-        return NULL;
-    }
-    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0]) {
-        wg_fail(t, WG_ERR_SHAPE, "matmul: batch sizes differ: a is %s, b is %s", sa, sb);
-        return NULL;
-    }
+    /* Shapes are formatted only for an error: this runs on every matmul. */
+    if (a->dtype != b->dtype) return mm_fail(t, WG_ERR_DTYPE, "dtype mismatch", a, "", b, "");
+    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
+        return mm_fail(t, WG_ERR_SHAPE, "operands must be 2-D or 3-D", a, "", b, "");
+    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0])
+        return mm_fail(t, WG_ERR_SHAPE, "batch sizes differ", a, "", b, "");
     mm_geom g = geom_of(a, b, trans_a, trans_b);
     int64_t kb = trans_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
-    if (g.k != kb) {
-        wg_fail(t, WG_ERR_SHAPE, "matmul: inner dimensions differ: a is %s%s, b is %s%s", sa,
-                trans_a ? " (transposed)" : "", sb, trans_b ? " (transposed)" : "");
-        return NULL;
-    }
+    if (g.k != kb)
+        return mm_fail(t, WG_ERR_SHAPE, "inner dimensions differ", a, trans_a ? " (transposed)" : "", b,
+                       trans_b ? " (transposed)" : "");
     int64_t shape[3];
     int ndim = 0;
     if (a->ndim == 3 || b->ndim == 3) shape[ndim++] = a->ndim == 3 ? a->shape[0] : b->shape[0];

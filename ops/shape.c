@@ -126,10 +126,10 @@ const wg_op wg_op_reshape = {"reshape", WG_OP_reshape, reshape_vjp};
 wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
 {
     if (!tape_ok(t, "reshape") || !wg_check_inputs(t, "reshape", 1, &x)) return NULL;
-    char sx[80];
-    wg_fmt_shape(x, sx, sizeof sx);
+    char sx_buf[80]; /* x's shape, formatted only for an error */
+#define SX wg_fmt_shape(x, sx_buf, sizeof sx_buf)
     if (ndim < 0 || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
-        wg_fail(t, WG_ERR_SHAPE, "reshape: ndim must be 0..%d with a shape, got %d for %s", WG_MAX_DIMS, ndim, sx);
+        wg_fail(t, WG_ERR_SHAPE, "reshape: ndim must be 0..%d with a shape, got %d for %s", WG_MAX_DIMS, ndim, SX);
         return NULL;
     }
     int64_t s[WG_MAX_DIMS];
@@ -140,12 +140,12 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
         if (s[i] == -1 && infer < 0) {
             infer = i;
         } else if (s[i] < 0) {
-            wg_fail(t, WG_ERR_SHAPE, "reshape: invalid dimension %lld at axis %d for %s", (long long)s[i], i, sx);
+            wg_fail(t, WG_ERR_SHAPE, "reshape: invalid dimension %lld at axis %d for %s", (long long)s[i], i, SX);
             return NULL;
         } else {
             /* The bound of wg_node_new: a wrapped product could match x's size. */
             if (s[i] && known > (SIZE_MAX >> 4) / (size_t)s[i]) {
-                wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape is too large", sx, x->size);
+                wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape is too large", SX, x->size);
                 return NULL;
             }
             known *= (size_t)s[i];
@@ -154,16 +154,17 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
     if (infer >= 0) {
         if (known == 0 || x->size % known) {
             wg_fail(t, WG_ERR_SHAPE, "reshape: cannot infer axis %d: %zu elements of %s do not divide by %zu",
-                    infer, x->size, sx, known);
+                    infer, x->size, SX, known);
             return NULL;
         }
         s[infer] = (int64_t)(x->size / known);
         known = x->size;
     }
     if (known != x->size) {
-        wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape has %zu", sx, x->size, known);
+        wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape has %zu", SX, x->size, known);
         return NULL;
     }
+#undef SX
     wg_tensor *n = wg_node_alias(t, &wg_op_reshape, x, ndim, s);
     if (!n) return NULL;
     n->n_in = 1;
@@ -281,10 +282,9 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
     if (!wg_check_inputs(t, "concat", count, xs)) return NULL;
     const wg_tensor *x0 = xs[0];
     int ax = wg_norm_axis(axis, x0->ndim);
-    char s0[80], sj[80];
-    wg_fmt_shape(x0, s0, sizeof s0);
+    char s0[80], sj[80]; /* formatted only for an error */
     if (ax < 0) {
-        wg_fail(t, WG_ERR_AXIS, "concat: axis %d out of range for %s", axis, s0);
+        wg_fail(t, WG_ERR_AXIS, "concat: axis %d out of range for %s", axis, wg_fmt_shape(x0, s0, sizeof s0));
         return NULL;
     }
     int64_t shape[WG_MAX_DIMS];
@@ -298,7 +298,7 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
         if (!same) {
             wg_fail(t, x->dtype != x0->dtype ? WG_ERR_DTYPE : WG_ERR_SHAPE,
                     "concat: tensor %d is %s, tensor 1 is %s (only axis %d may differ)", j + 1,
-                    wg_fmt_shape(x, sj, sizeof sj), s0, ax);
+                    wg_fmt_shape(x, sj, sizeof sj), wg_fmt_shape(x0, s0, sizeof s0), ax);
             return NULL;
         }
         shape[ax] += x->shape[ax];

@@ -193,6 +193,21 @@ static void leaf_errors(void)
     expect_error(t, wg_full(t, WG_F32, 1, (int64_t[]){-1}, 0), WG_ERR_SHAPE, "leaf: invalid dimension -1 at axis 0");
     expect_error(t, wg_full_like(t, NULL, 0), WG_ERR_HANDLE, "full_like: invalid handle: argument 1 is NULL");
     expect_error(t, wg_use(t, NULL), WG_ERR_HANDLE, "use: invalid handle: the parameter is NULL");
+    /* wg_param's fields are public: a corrupted one is refused, not trusted. */
+    wg_param *p = wg_param_new(WG_F32, 2, s23);
+    snprintf(p->name, sizeof p->name, "w");
+    p->ndim = 7;
+    expect_error(t, wg_use(t, p), WG_ERR_ARG, "use: invalid parameter 'w': dtype 0, ndim 7, numel 6, data set, grad set");
+    p->ndim = 2;
+    p->shape[0] = 5; /* resized without new buffers */
+    expect_error(t, wg_use(t, p), WG_ERR_ARG, "use: invalid parameter 'w': dtype 0, ndim 2, numel 6, data set, grad set");
+    p->shape[0] = 2;
+    void *g = p->grad;
+    p->grad = NULL;
+    expect_error(t, wg_use(t, p), WG_ERR_ARG, "use: invalid parameter 'w': dtype 0, ndim 2, numel 6, data set, grad NULL");
+    p->grad = g;
+    CHECK(wg_use(t, p) != NULL, "the repaired parameter is accepted: %s", wg_tape_error(t));
+    wg_param_free(p);
     /* Too large to ever fit: an error, not a wrapped size. */
     expect_error(t, wg_tensor_new(t, WG_F64, 4, (int64_t[]){1 << 20, 1 << 20, 1 << 20, 1 << 20}, NULL, false),
                  WG_ERR_NOMEM, "leaf: out of memory: tensor too large");
