@@ -51,11 +51,9 @@ int main(int argc, char **argv)
     wg_tape *t = wg_tape_new();
     if (!m || !t) return 1;
     wg_mlp_init(m, WG_INIT_XAVIER, 0, 0, &rng);
+    wg_optim *opt = demo_adam(m, 0.01);
     size_t np;
     wg_param *const *ps = wg_mlp_params(m, &np);
-    wg_optim_config cfg = wg_optim_defaults(WG_OPT_ADAM);
-    cfg.lr = 0.01;
-    wg_optim *opt = wg_optim_new(&cfg, np, ps);
     wg_early_stop *es = wg_early_stop_new(np, ps, patience, 0);
 
     static double tr[MAX_EPOCHS], va[MAX_EPOCHS];

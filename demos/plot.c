@@ -1,6 +1,8 @@
 /* plot.c: gnuplot through a pipe, the output folder, the progress bar. */
 #include "plot.h"
 
+#include "wengert.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,15 @@ void plot_block_end(FILE *gp)
 }
 
 int plot_count(void) { return plots_written; }
+
+wg_optim *demo_adam(wg_mlp *m, double lr)
+{
+    size_t np;
+    wg_param *const *ps = wg_mlp_params(m, &np);
+    wg_optim_config cfg = wg_optim_defaults(WG_OPT_ADAM);
+    cfg.lr = lr;
+    return wg_optim_new(&cfg, np, ps);
+}
 
 double demo_now(void)
 {

@@ -34,6 +34,12 @@ void plot_block_end(FILE *gp);
 /* How many pictures plot_close has confirmed written, for the final line. */
 int plot_count(void);
 
+/* ---- training ------------------------------------------------------------ */
+/* Adam (the lecture's betas and eps) over every parameter of m, at `lr`.
+ * NULL (wg_last_error) on failure. */
+struct wg_mlp;
+struct wg_optim *demo_adam(struct wg_mlp *m, double lr);
+
 /* ---- time -------------------------------------------------------------- */
 double demo_now(void); /* seconds, monotonic */
 

@@ -41,12 +41,9 @@ int main(int argc, char **argv)
     wg_tape *t = wg_tape_new();
     if (!m || !t) return 1;
     wg_mlp_init(m, WG_INIT_XAVIER, 0, 0, &rng);
-    size_t np;
-    wg_param *const *ps = wg_mlp_params(m, &np);
-    wg_optim_config cfg = wg_optim_defaults(WG_OPT_ADAM);
-    cfg.lr = 0.1;
-    wg_optim *opt = wg_optim_new(&cfg, np, ps);
-    wg_lr_schedule sched = {.kind = WG_LR_COSINE, .lr0 = cfg.lr, .t_max = steps, .lr_min = 0.001};
+    const double lr = 0.1;
+    wg_optim *opt = demo_adam(m, lr);
+    wg_lr_schedule sched = {.kind = WG_LR_COSINE, .lr0 = lr, .t_max = steps, .lr_min = 0.001};
     double loss = NAN;
     for (int s = 0; s < steps; s++) {
         wg_tape_reset(t);

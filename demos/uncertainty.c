@@ -42,11 +42,7 @@ static fit fit_new(int n_out, wg_rng *r, double lr)
     fit f;
     f.m = wg_mlp_new(WG_F64, 4, (int64_t[]){1, 32, 32, n_out}, WG_ACT_TANH, WG_ACT_IDENTITY, NAN);
     wg_mlp_init(f.m, WG_INIT_XAVIER, 0, 0, r);
-    size_t np;
-    wg_param *const *ps = wg_mlp_params(f.m, &np);
-    wg_optim_config cfg = wg_optim_defaults(WG_OPT_ADAM);
-    cfg.lr = lr;
-    f.opt = wg_optim_new(&cfg, np, ps);
+    f.opt = demo_adam(f.m, lr);
     return f;
 }
 

@@ -48,11 +48,8 @@ int main(int argc, char **argv)
     wg_tape *t = wg_tape_new();
     wg_mlp *m = wg_mlp_new(WG_F64, 3, (int64_t[]){2, 2, 1}, WG_ACT_SIGMOID, WG_ACT_IDENTITY, NAN);
     if (!t || !m) return 1;
-    size_t np;
-    wg_param *const *ps = wg_mlp_params(m, &np);
-    wg_optim_config cfg = wg_optim_defaults(WG_OPT_ADAM);
-    cfg.lr = 0.05;
-    wg_optim *opt = wg_optim_new(&cfg, np, ps);
+    const double lr = 0.05;
+    wg_optim *opt = demo_adam(m, lr);
 
     /* A 2-2-1 net can stall in a poor local minimum from some starts; try
      * seeds in turn until the outputs are on the right side of 0.5. */
@@ -87,7 +84,7 @@ int main(int argc, char **argv)
     seed--;
 
     printf("2-2-1 MLP, sigmoid units, BCE loss, Adam lr %g, %d full-batch steps, seed %ld: final loss %.4f\n\n",
-           cfg.lr, steps, seed, loss);
+           lr, steps, seed, loss);
     printf("   x1 x2 | XOR | output | hidden 1  hidden 2\n");
     for (int i = 0; i < 4; i++)
         printf("   %g  %g  |  %g  | %.4f |  %.4f    %.4f\n", X[i][0], X[i][1], Y[i], wg_get(out, (size_t)i),
