@@ -84,17 +84,21 @@ static void sum_fwd(wg_tensor *n, bool mean)
                 yp[o] = (T)(s * scale);
             }
         } else {
-            for (size_t o = 0; o < v.outer; o++) {
-                T *yo = yp + o * v.inner;
-                for (size_t i = 0; i < v.inner; i++) yo[i] = 0;
-                /* Walk rows in memory order; accumulate in T then scale.  (A
-                 * double accumulator row would need scratch; fine for now.) */
-                for (size_t k = 0; k < v.k; k++) {
-                    const T *xr = xp + (o * v.k + k) * v.inner;
-                    for (size_t i = 0; i < v.inner; i++) yo[i] += xr[i];
+            /* Walk rows in memory order, a block of columns at a time, into
+             * double accumulators on the stack (f32 summed in f32 lost the
+             * small terms of long sums). */
+            enum { BLK = 256 };
+            double acc[BLK];
+            for (size_t o = 0; o < v.outer; o++)
+                for (size_t i0 = 0; i0 < v.inner; i0 += BLK) {
+                    size_t w = v.inner - i0 < BLK ? v.inner - i0 : BLK;
+                    for (size_t i = 0; i < w; i++) acc[i] = 0;
+                    for (size_t k = 0; k < v.k; k++) {
+                        const T *xr = xp + (o * v.k + k) * v.inner + i0;
+                        for (size_t i = 0; i < w; i++) acc[i] += xr[i];
+                    }
+                    for (size_t i = 0; i < w; i++) yp[o * v.inner + i0 + i] = (T)(acc[i] * scale);
                 }
-                for (size_t i = 0; i < v.inner; i++) yo[i] = (T)(yo[i] * scale);
-            }
         }
     });
 }

@@ -214,6 +214,29 @@ static void reductions(void)
     wg_tape_free(t);
 }
 
+/* Sums accumulate in double, also for f32 and along any axis: 1 followed by
+ * 16383 terms of 2^-24 is 1 + 16383 * 2^-24 (exact in double, and rounds to
+ * f32 as below), where an f32 accumulator would stay at 1. */
+static void long_sums(void)
+{
+    enum { K = 16384 };
+    static double v[K * 3];
+    for (size_t i = 0; i < K * 3; i++) v[i] = i < 3 ? 1 : 0x1p-24;
+    for (size_t i = 0; i < K * 3; i += 3) v[i + 1] = -v[i + 1], v[i + 2] = 2 * v[i + 2]; /* three columns */
+    double want1 = 1 + (K - 1) * 0x1p-24;
+    double want[3] = {want1, -want1, 2 * want1};
+    if (dt == WG_F32)
+        for (int j = 0; j < 3; j++) want[j] = (float)want[j];
+    wg_tape *t = wg_tape_new();
+    wg_tensor *x = leaf(t, 2, (int64_t[]){K, 3}, v, false);
+    values_are("long sum along axis 0", wg_sum_axis(t, x, 0, false), 3, want);
+    wg_tensor *xt = wg_transpose(t, x, 0, 1); /* [3,K]: the last axis */
+    values_are("long sum along the last axis", wg_sum_axis(t, xt, 1, false), 3, want);
+    double total = (double)(dt == WG_F32 ? (float)(want1 * 2) : want1 * 2); /* 1 - 1 + 2: the sum is 2 * want1 */
+    values_are("long sum of all", wg_sum(t, x), 1, &total);
+    wg_tape_free(t);
+}
+
 /* ---- kinks and ties ------------------------------------------------------- */
 
 static void kinks_and_ties(void)
@@ -407,6 +430,7 @@ int main(void)
         matmul_identity();
         broadcasting();
         reductions();
+        long_sums();
         kinks_and_ties();
         empty_tensors();
         views();
