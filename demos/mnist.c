@@ -11,7 +11,7 @@
  * misclassified test digits into an output folder (default out/mnist).
  *
  *     mnist [--hidden 512,256] [--activation relu] [--optimizer adam] [--lr 1e-3]
- *           [--schedule cosine] [--batch 128] [--epochs 8] [--seed 1] [--threads N]
+ *           [--schedule cosine] [--batch 128] [--epochs 8] [--seed 1] [--threads 1]
  *           [--data data/mnist] [--out out/mnist] [--no-plots]
  *           [--save FILE] [--load FILE] [--train-subset N] [--test-subset N] [--quick]
  *
@@ -57,7 +57,8 @@ static void usage(FILE *f)
             "  --batch 128          mini-batch size\n"
             "  --epochs 8           passes over the training set (0 with --load: evaluate only)\n"
             "  --seed 1             initial weights and shuffling\n"
-            "  --threads N          threads for the matrix products (default: every core)\n"
+            "  --threads 1          threads for the matrix products; BLIS's threads spin while they\n"
+            "                       wait, so on a busy machine 2 can be 20x slower than 1\n"
             "  --data data/mnist    folder with the four IDX files (scripts/fetch-mnist)\n"
             "  --out out/mnist      folder for the pictures\n"
             "  --no-plots           draw nothing\n"
@@ -97,7 +98,7 @@ static void parse(int argc, char **argv, options *o)
 {
     *o = (options){.hidden = {512, 256}, .n_hidden = 2, .act = WG_ACT_RELU, .opt = WG_OPT_ADAM,
                    .lr = NAN, .schedule = WG_LR_COSINE, .batch = 128, .epochs = 8, .seed = 1,
-                   .threads = sysconf(_SC_NPROCESSORS_ONLN), .data = "data/mnist", .out = "out/mnist",
+                   .threads = 1, .data = "data/mnist", .out = "out/mnist",
                    .plots = true};
     for (int i = 1; i < argc; i++) {
         const char *v;
