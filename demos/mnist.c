@@ -329,11 +329,11 @@ static void plot_curves(const options *o, const history *h, long n)
         fprintf(gp, "%ld %g %g %g %g\n", e + 1, h[e].train_loss, h[e].test_loss, 100 * h[e].train_acc,
                 100 * h[e].test_acc);
     plot_block_end(gp);
-    fprintf(gp, "set multiplot layout 1,2 title 'MNIST, %s'\n", "training and test curves");
+    fprintf(gp, "set multiplot layout 1,2\n");
     fprintf(gp, "set grid; set xlabel 'epoch'; set key top right; set xtics 1\n");
-    fprintf(gp, "set ylabel 'cross-entropy loss'; set logscale y\n");
+    fprintf(gp, "set title 'MNIST: loss per epoch'; set ylabel 'cross-entropy loss'; set logscale y\n");
     fprintf(gp, "plot $h using 1:2 with linespoints lw 2 title 'train', $h using 1:3 with linespoints lw 2 title 'test'\n");
-    fprintf(gp, "unset logscale y; set ylabel 'accuracy (%%)'; set key bottom right\n");
+    fprintf(gp, "set title 'MNIST: accuracy per epoch'; unset logscale y; set ylabel 'accuracy (%%)'; set key bottom right\n");
     fprintf(gp, "plot $h using 1:4 with linespoints lw 2 title 'train', $h using 1:5 with linespoints lw 2 title 'test'\n");
     fprintf(gp, "unset multiplot\n");
     plot_close(gp);
