@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     demo_opts o;
     demo_parse(argc, argv, "uncertainty",
                "uncertainty: a network predicting location and scale (Laplace NLL), and a mixture density network", &o);
-    const int n = o.quick ? 300 : NMAX, steps = o.quick ? 1500 : 3000;
+    const int n = o.quick ? 300 : NMAX, steps = o.quick ? 1000 : 3000;
     wg_rng rng;
     wg_rng_seed(&rng, (uint64_t)o.seed);
     wg_tape *t = wg_tape_new();
