@@ -252,13 +252,9 @@ wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const
             return NULL;
         }
     }
-    size_t total = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] && total > (SIZE_MAX >> 4) / (size_t)shape[i]) {
-            wg_fail(t, WG_ERR_NOMEM, "%s: out of memory: tensor too large", op->name);
-            return NULL;
-        }
-        total *= (size_t)shape[i];
+    if (wg_checked_numel(ndim, shape) == SIZE_MAX) {
+        wg_fail(t, WG_ERR_NOMEM, "%s: out of memory: tensor too large", op->name);
+        return NULL;
     }
     wg_tensor *n = node_alloc(t, op, dt, ndim, shape);
     if (!n) return NULL;
@@ -689,17 +685,16 @@ wg_param *wg_param_new(wg_dtype dt, int ndim, const int64_t *shape)
         wg_set_last_error("param_new: ndim must be 0..%d with a shape, got %d", WG_MAX_DIMS, ndim);
         return NULL;
     }
-    size_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             wg_set_last_error("param_new: invalid dimension %lld at axis %d", (long long)shape[i], i);
             return NULL;
         }
-        if (shape[i] && n > (SIZE_MAX >> 4) / (size_t)shape[i]) {
-            wg_set_last_error("param_new: out of memory: tensor too large");
-            return NULL;
-        }
-        n *= (size_t)shape[i];
+    }
+    size_t n = wg_checked_numel(ndim, shape);
+    if (n == SIZE_MAX) {
+        wg_set_last_error("param_new: out of memory: tensor too large");
+        return NULL;
     }
     wg_param *p = calloc(1, sizeof *p);
     if (!p) goto oom;
@@ -744,14 +739,9 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p)
         return NULL;
     }
     /* The fields are public: check them before the tape trusts them. */
-    size_t numel = 1;
     bool ok = (p->dtype == WG_F32 || p->dtype == WG_F64) && p->ndim >= 0 && p->ndim <= WG_MAX_DIMS && p->data &&
               p->grad;
-    for (int i = 0; ok && i < p->ndim; i++) {
-        ok = p->shape[i] >= 0 && (!p->shape[i] || numel <= (SIZE_MAX >> 4) / (size_t)p->shape[i]);
-        numel *= ok ? (size_t)p->shape[i] : 1;
-    }
-    if (!ok || numel != p->numel) {
+    if (!ok || wg_checked_numel(p->ndim, p->shape) != p->numel || p->numel == SIZE_MAX) {
         wg_fail(t, WG_ERR_ARG, "use: invalid parameter '%.48s': dtype %d, ndim %d, numel %zu, data %s, grad %s",
                 p->name, (int)p->dtype, p->ndim, p->numel, p->data ? "set" : "NULL", p->grad ? "set" : "NULL");
         return NULL;

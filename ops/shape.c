@@ -134,7 +134,7 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
     }
     int64_t s[WG_MAX_DIMS];
     int infer = -1;
-    size_t known = 1;
+    size_t known = 1, nz = 1; /* the product of all and of the nonzero dimensions */
     for (int i = 0; i < ndim; i++) {
         s[i] = shape[i];
         if (s[i] == -1 && infer < 0) {
@@ -144,10 +144,11 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
             return NULL;
         } else {
             /* The bound of wg_node_new: a wrapped product could match x's size. */
-            if (s[i] && known > (SIZE_MAX >> 4) / (size_t)s[i]) {
+            if (s[i] && nz > WG_MAX_NUMEL / (size_t)s[i]) {
                 wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape is too large", SX, x->size);
                 return NULL;
             }
+            nz *= s[i] ? (size_t)s[i] : 1;
             known *= (size_t)s[i];
         }
     }
@@ -299,6 +300,11 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
             wg_fail(t, x->dtype != x0->dtype ? WG_ERR_DTYPE : WG_ERR_SHAPE,
                     "concat: tensor %d is %s, tensor 1 is %s (only axis %d may differ)", j + 1,
                     wg_fmt_shape(x, sj, sizeof sj), wg_fmt_shape(x0, s0, sizeof s0), ax);
+            return NULL;
+        }
+        if (x->shape[ax] > (int64_t)WG_MAX_NUMEL - shape[ax]) {
+            wg_fail(t, WG_ERR_SHAPE, "concat: axis %d grows too long at tensor %d (%s)", ax, j + 1,
+                    wg_fmt_shape(x, sj, sizeof sj));
             return NULL;
         }
         shape[ax] += x->shape[ax];

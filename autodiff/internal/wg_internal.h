@@ -157,6 +157,29 @@ static inline size_t wg_shape_numel(int ndim, const int64_t *shape)
     return n;
 }
 static inline bool wg_needs_grad(const wg_tensor *x) { return x->flags & WG_F_REQ; }
+
+/* The largest product of a shape's nonzero dimensions (2^60 - 1).  Bounding
+ * the nonzero ones, not just the element count, keeps every stride and count
+ * computed from an accepted shape inside int64_t, empty tensors included
+ * ([0, 2^62, 2^62] has no elements but 2^124 as a stride). */
+#define WG_MAX_NUMEL (SIZE_MAX >> 4)
+/* The element count of a shape, or SIZE_MAX if a dimension is negative or
+ * the nonzero dimensions multiply past WG_MAX_NUMEL. */
+static inline size_t wg_checked_numel(int ndim, const int64_t *shape)
+{
+    size_t n = 1, nz = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return SIZE_MAX;
+        if (shape[i] == 0) {
+            n = 0;
+            continue;
+        }
+        if (nz > WG_MAX_NUMEL / (size_t)shape[i]) return SIZE_MAX;
+        nz *= (size_t)shape[i];
+        n *= (size_t)shape[i];
+    }
+    return n;
+}
 /* A live 0-d handle of t, and t can record without checks: no error, no
  * anomaly mode.  The scalar fast paths of the ops start from this. */
 static inline bool wg_scalar_live(const wg_tape *t, const wg_tensor *x)

@@ -155,6 +155,19 @@ static void shape_errors(void)
     expect_error(t, wg_reshape(t, x, 3, (int64_t[]){INT64_C(1) << 32, INT64_C(1) << 32, 0}), WG_ERR_SHAPE,
                  "reshape: f32[0,3] has 0 elements, the new shape is too large");
 
+    /* An empty tensor whose other dimensions multiply past 2^60: no elements,
+     * but its strides would overflow int64_t. */
+    x = ones(t, WG_F32, 1, (int64_t[]){0});
+    expect_error(t, wg_reshape(t, x, 3, (int64_t[]){0, INT64_C(1) << 40, INT64_C(1) << 40}), WG_ERR_SHAPE,
+                 "reshape: f32[0] has 0 elements, the new shape is too large");
+    x = ones(t, WG_F32, 2, (int64_t[]){0, 3});
+    wg_tensor *wide = wg_reshape(t, x, 2, (int64_t[]){0, INT64_C(1) << 59}); /* allowed: 2^59 */
+    CHECK(wide && wg_numel(wide) == 0, "reshape to [0, 2^59]: %s", wg_tape_error(t));
+    wg_tensor *sixteen[16];
+    for (int i = 0; i < 16; i++) sixteen[i] = wide; /* 16 * 2^59 would wrap int64_t */
+    expect_error(t, wg_concat(t, 16, sixteen, 1), WG_ERR_SHAPE,
+                 "concat: axis 1 grows too long at tensor 2 (f32[0,576460752303423488])");
+
     x = ones(t, WG_F32, 2, (int64_t[]){2, 3});
     expect_error(t, wg_broadcast_to(t, x, 2, (int64_t[]){2, 4}), WG_ERR_SHAPE,
                  "broadcast_to: cannot broadcast f32[2,3]: axis 1 is 3, target is 4");
@@ -208,6 +221,8 @@ static void leaf_errors(void)
     p->grad = g;
     CHECK(wg_use(t, p) != NULL, "the repaired parameter is accepted: %s", wg_tape_error(t));
     wg_param_free(p);
+    expect_error(t, wg_tensor_new(t, WG_F32, 3, (int64_t[]){0, INT64_C(1) << 40, INT64_C(1) << 40}, NULL, false),
+                 WG_ERR_NOMEM, "leaf: out of memory: tensor too large");
     /* Too large to ever fit: an error, not a wrapped size. */
     expect_error(t, wg_tensor_new(t, WG_F64, 4, (int64_t[]){1 << 20, 1 << 20, 1 << 20, 1 << 20}, NULL, false),
                  WG_ERR_NOMEM, "leaf: out of memory: tensor too large");
@@ -374,6 +389,9 @@ static void param_errors(void)
     CHECK_STR(wg_last_error(), "param_new: invalid dimension -1 at axis 1");
     CHECK(wg_param_new(WG_F64, 3, (int64_t[]){INT64_C(1) << 30, INT64_C(1) << 30, INT64_C(1) << 30}) == NULL,
           "a param too large to count");
+    CHECK_STR(wg_last_error(), "param_new: out of memory: tensor too large");
+    CHECK(wg_param_new(WG_F64, 3, (int64_t[]){0, INT64_C(1) << 40, INT64_C(1) << 40}) == NULL,
+          "an empty param with a 2^80 stride");
     CHECK_STR(wg_last_error(), "param_new: out of memory: tensor too large");
 }
 
