@@ -259,6 +259,47 @@ static void arena_full(void)
     wg_tape_free(t);
 }
 
+/* Every limit, from tiny to enough, with a graph of every kind of op: the
+ * tape runs out somewhere different each time (a node, its values, saved
+ * indices, a gradient buffer), never crashes, leaves a list that can still be
+ * walked, and records again after reset. */
+static void arena_sweep(void)
+{
+    int ran_out = 0, fit = 0;
+    for (size_t limit = 64; limit <= 20000; limit += 96) {
+        wg_tape *t = wg_tape_new_limited(limit);
+        const int64_t s[2] = {4, 6};
+        wg_tensor *x = wg_full(t, WG_F64, 2, s, 0.5);
+        wg_tensor *w = wg_tensor_new(t, WG_F64, 2, (int64_t[]){6, 6}, NULL, true);
+        wg_tensor *h = wg_tanh(t, wg_matmul(t, x, w));
+        wg_tensor *c = wg_concat(t, 3, (wg_tensor *[]){h, x, h}, 1);
+        wg_tensor *m = wg_max_axis(t, c, 1, true);
+        wg_tensor *y = wg_sum(t, wg_sub(t, wg_slice(t, c, 1, 2, -2), wg_reshape(t, m, 2, (int64_t[]){4, 1})));
+        int rc = y ? wg_backward(t, y) : -1;
+        if (rc == 0) {
+            fit++;
+            CHECK(wg_tape_error(t) == NULL, "limit %zu: no error but \"%s\"", limit, wg_tape_error(t));
+        } else {
+            ran_out++;
+            CHECK(wg_tape_status(t) == WG_ERR_NOMEM && strstr(wg_tape_error(t), "arena: out of memory"),
+                  "limit %zu: status %d \"%s\"", limit, (int)wg_tape_status(t), wg_tape_error(t));
+        }
+        size_t walked = 0;
+        for (wg_tensor *n = wg_tape_last(t); n; n = wg_prev(n), walked++)
+            for (int i = 0; i < wg_n_inputs(n); i++) CHECK(wg_input(n, i) != NULL, "limit %zu: a NULL input", limit);
+        CHECK(walked == wg_tape_nodes(t), "limit %zu: walked %zu of %zu nodes", limit, walked, wg_tape_nodes(t));
+        CHECK(wg_tape_capacity(t) <= limit, "limit %zu: capacity %zu", limit, wg_tape_capacity(t));
+        wg_tape_reset(t);
+        wg_tensor *v = wg_var(t, 3);
+        bool ok = v && wg_backward(t, wg_mul(t, v, v)) == 0 && wg_grad_item(v) == 6;
+        /* Three scalar nodes need well under 2 KiB; below that, running out again is fine. */
+        CHECK(ok || (limit < 2048 && wg_tape_status(t) == WG_ERR_NOMEM), "limit %zu: after reset: %s", limit,
+              wg_tape_error(t) ? wg_tape_error(t) : "wrong gradient");
+        wg_tape_free(t);
+    }
+    CHECK(ran_out > 10 && fit > 10, "the sweep covers both sides: %d ran out, %d fit", ran_out, fit);
+}
+
 int main(void)
 {
     wg_rng_seed(&cu_rng, 7);
@@ -266,6 +307,7 @@ int main(void)
     params();
     fan_out();
     arena_full();
+    arena_sweep();
     reset_keeps_capacity();
     return wg_test_done("test_tape");
 }
