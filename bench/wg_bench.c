@@ -388,11 +388,21 @@ int main(int argc, char **argv)
             else
                 printf("{\"value\": %.6g, \"extra\": %.8g, \"tape_bytes\": %zu}\n", v, isnan(extra) ? -1 : extra,
                        wg_tape_capacity(t));
-        } else if (strcmp(cmd, "check") == 0) {
+        } else if (strcmp(cmd, "check") == 0 || strcmp(cmd, "floor") == 0) {
             mlp *m;
             int B;
             if (!mlp_of(arg, &m, &B)) {
                 printf("{\"error\": \"no such MLP workload\"}\n");
+                continue;
+            }
+            if (strcmp(cmd, "floor") == 0) {
+                wg_blas_info(); /* the same BLIS kernels wengert chose */
+                bli_thread_set_num_threads(wg_get_num_threads());
+                floor_alloc(m, B);
+                long iters = n > 0 ? n : 1;
+                double t0 = now();
+                for (long i = 0; i < iters; i++) floor_step(B);
+                printf("{\"value\": %.6g}\n", (now() - t0) / (double)iters * 1e3);
                 continue;
             }
             mlp_restore(m);
@@ -400,20 +410,6 @@ int main(int argc, char **argv)
             double loss2 = mlp_step(m, t, data_x, data_y, B);
             mlp_restore(m);
             printf("{\"loss\": %.8g, \"loss_after_step\": %.8g}\n", loss, loss2);
-        } else if (strcmp(cmd, "floor") == 0) {
-            mlp *m;
-            int B;
-            if (!mlp_of(arg, &m, &B)) {
-                printf("{\"error\": \"no such MLP workload\"}\n");
-                continue;
-            }
-            wg_blas_info(); /* the same BLIS kernels wengert chose */
-            bli_thread_set_num_threads(wg_get_num_threads());
-            floor_alloc(m, B);
-            long iters = n > 0 ? n : 1;
-            double t0 = now();
-            for (long i = 0; i < iters; i++) floor_step(B);
-            printf("{\"value\": %.6g}\n", (now() - t0) / (double)iters * 1e3);
         } else if (strcmp(cmd, "quit") == 0) {
             break;
         } else {

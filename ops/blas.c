@@ -178,14 +178,14 @@ int wg_get_num_threads(void) { return wg_n_threads; }
  * BLIS packs panels of both operands before its micro-kernel runs.  When a
  * batch has one row, or a layer has ten outputs, the packing costs more than
  * the product: BLIS runs at a few GFLOP/s there (bench/README.md has the
- * numbers).  These shapes go to three plain kernels instead, one per memory
- * layout they can stream through with unit stride:
+ * numbers).  These shapes go to two plain kernels instead, in the three memory
+ * layouts they can stream through with unit stride:
  *
  *   dot       A's rows and B's columns contiguous: C[i,j] = A[i,:] . B[:,j]
  *             (a forward x W^T: four columns of B share each row of A)
  *   axpy_row  B's and C's rows contiguous: C[i,:] += A[i,p] B[p,:]
- *   axpy_col  A's and C's columns contiguous: C[:,j] += B[p,j] A[:,p]
- *             (dW^T += x^T dy for a small batch)
+ *   axpy_col  A's and C's columns contiguous: C[:,j] += B[p,j] A[:,p], which
+ *             is axpy_row on C^T = B^T A^T (dW^T += x^T dy for a small batch)
  *
  * Each is compiled for AVX-512, AVX2+FMA and baseline x86-64 and picked at
  * load time (target_clones).  Lanes are accumulated in a fixed-size array so
@@ -241,23 +241,6 @@ int wg_get_num_threads(void) { return wg_n_threads; }
             }                                                                                             \
         }                                                                                                 \
     }                                                                                                     \
-    /* C[:,j] (m contiguous values) = beta C[:,j] + sum_p alpha B[p,j] A[:,p] */                         \
-    WG_CLONES static void axpy_col_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a,           \
-                                         int64_t cs_a, const T *b, int64_t rs_b, int64_t cs_b, T beta,    \
-                                         T *c, int64_t cs_c)                                              \
-    {                                                                                                     \
-        for (int64_t j = 0; j < n; j++) {                                                                 \
-            T *cj = c + j * cs_c;                                                                         \
-            if (beta == 0)                                                                                \
-                for (int64_t i = 0; i < m; i++) cj[i] = 0;                                                \
-            else if (beta != 1)                                                                           \
-                for (int64_t i = 0; i < m; i++) cj[i] *= beta;                                            \
-            for (int64_t p = 0; p < k; p++) {                                                             \
-                const T s = alpha * b[p * rs_b + j * cs_b], *ap = a + p * cs_a;                           \
-                for (int64_t i = 0; i < m; i++) cj[i] = FMA(s, ap[i], cj[i]);                             \
-            }                                                                                             \
-        }                                                                                                 \
-    }                                                                                                     \
     static int small_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t rs_a,           \
                            int64_t cs_a, const T *b, int64_t rs_b, int64_t cs_b, T beta, T *c,            \
                            int64_t rs_c, int64_t cs_c)                                                    \
@@ -271,7 +254,8 @@ int wg_get_num_threads(void) { return wg_n_threads; }
             return 1;                                                                                     \
         }                                                                                                 \
         if (rs_a == 1 && rs_c == 1 && (k <= WG_THIN || (n <= WG_NARROW && k <= WG_SHORT) || k * m * n <= WG_TINY)) {       \
-            axpy_col_##SUF(m, n, k, alpha, a, cs_a, b, rs_b, cs_b, beta, c, cs_c);                        \
+            /* C^T = B^T A^T with C^T's and A^T's rows contiguous */                                 \
+            axpy_row_##SUF(n, m, k, alpha, b, cs_b, rs_b, a, cs_a, beta, c, cs_c);                        \
             return 1;                                                                                     \
         }                                                                                                 \
         return 0;                                                                                         \
