@@ -71,7 +71,7 @@ def write_data(d):
     rng.integers(0, 10, 128).astype(np.uint8).tofile(os.path.join(d, "y.u8"))
 
 
-def torch_configs(threads, blis_arch, openblas_dir, jemalloc, quick):
+def torch_configs(threads, blis_arch, openblas_dir, jemalloc, quick, every):
     """(name, environment changes, variables to remove) for a PyTorch worker at `threads`."""
     n = str(threads)
     # glibc's dynamic mmap threshold makes PyTorch's large temporaries come and go
@@ -84,7 +84,7 @@ def torch_configs(threads, blis_arch, openblas_dir, jemalloc, quick):
         cfgs.append(("blis-tuned", dict(blis, **tuned_malloc), []))
     if openblas_dir:
         obl = {"LD_LIBRARY_PATH": openblas_dir, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n}
-        if not quick:
+        if every:
             cfgs.append(("openblas", dict(obl, **tuned_malloc), ["OPENBLAS_CORETYPE"]))
         if jemalloc:
             cfgs.append(("openblas-jemalloc", dict(obl, LD_PRELOAD=jemalloc), ["OPENBLAS_CORETYPE"]))
@@ -98,17 +98,19 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and configurations (< 2 minutes)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
+    ap.add_argument("--every-config", action="store_true",
+                    help="also OpenBLAS with glibc malloc settings (jemalloc was faster in every run so far)")
     ap.add_argument("--wg-bench", default=os.path.join(ROOT, "build-bench", "bench", "wg_bench"))
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     a = ap.parse_args()
     threads = [int(x) for x in a.threads.split(",")]
     q = a.quick
-    reps = 3 if q else 7
+    reps = 3 if q else 5
     # workload: (wengert iterations per run, PyTorch iterations per run)
     iters = {"scalar_chain": (5 if q else 20, 1), "scalar_chain_floor": (50 if q else 200, 0),
-             "seed_expression": (100000 if q else 1000000, 2000 if q else 20000),
-             "mlp_a_b128": (20 if q else 100, 20 if q else 100), "mlp_a_b32": (40 if q else 200, 40 if q else 200),
-             "mlp_a_b1": (100 if q else 1000, 100 if q else 1000), "mlp_b_b128": (10 if q else 50, 10 if q else 50),
+             "seed_expression": (100000 if q else 1000000, 2000 if q else 10000),
+             "mlp_a_b128": (20 if q else 50, 20 if q else 50), "mlp_a_b32": (40 if q else 100, 40 if q else 100),
+             "mlp_a_b1": (100 if q else 500, 100 if q else 500), "mlp_b_b128": (10 if q else 20, 10 if q else 20),
              "mnist_epoch": (1, 1)}
     names = [w for w in iters if not a.only or w in a.only.split(",") or
              (w == "scalar_chain_floor" and "scalar_chain" in a.only.split(","))]
@@ -131,7 +133,7 @@ def main():
     torch_workers = {}  # (threads, config) -> Worker
     env_notes = {}
     for n in threads:
-        for cname, add, drop in torch_configs(n, wg_info["blis_arch_id"], openblas_dir, jemalloc, q):
+        for cname, add, drop in torch_configs(n, wg_info["blis_arch_id"], openblas_dir, jemalloc, q, a.every_config):
             env = {k: v for k, v in os.environ.items() if k not in drop}
             env.update(add)
             env_notes[cname] = {"set": {k: v for k, v in add.items() if k not in ("BLIS_NUM_THREADS",
@@ -155,6 +157,7 @@ def main():
 
     meas = {}  # (workload, threads) -> {"wengert": [...], "floor": [...], config: [...]}
     t_start = time.time()
+    load_before = os.getloadavg()
     for n in threads:
         wg.ask(f"threads {n}")
         cfgs = [c for (tn, c) in torch_workers if tn == n]
@@ -231,11 +234,15 @@ def main():
         "wengert": wg_info, "pytorch": {k: t_info[k] for k in ("torch", "numpy", "config", "parallel")},
         "pytorch_configs": env_notes, "pytorch_blas_note": blas_note(openblas_dir, jemalloc),
         "iterations": iters, "checks": checks, "memory": mem,
+        "load_average": {"before": load_before, "after": os.getloadavg()}, "seconds": time.time() - t_start,
         "samples": {f"{wl}@{n}": m["_all"] for (wl, n), m in meas.items()},
     }
     with open(os.path.join(a.out, "environment.json"), "w") as f:
         json.dump(environment, f, indent=1)
     print_table(rows, results, mem, wg_info, t_info, q)
+    la, lb = environment["load_average"]["before"], environment["load_average"]["after"]
+    print(f"machine load average (1, 5, 15 min) before {la[0]:.1f} {la[1]:.1f} {la[2]:.1f}, after {lb[0]:.1f} {lb[1]:.1f} "
+          f"{lb[2]:.1f} on {os.cpu_count()} cores; measuring took {environment['seconds']:.0f} s")
     for wl, c in checks.items():
         print(f"same start, {wl}: first loss wengert {c['wengert']['loss']:.7g}, pytorch {c['pytorch']['loss']:.7g}; "
               f"after one SGD step {c['wengert']['loss_after_step']:.7g}, {c['pytorch']['loss_after_step']:.7g}")
