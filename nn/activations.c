@@ -93,12 +93,18 @@ wg_tensor *wg_nn_prelu(wg_tape *t, wg_tensor *x, wg_tensor *alpha)
     return wg_add(t, x, wg_mul(t, wg_sub(t, alpha, 1), neg_part));
 }
 
-/* e^u - 1 for u <= 0 without cancellation: with h = tanh(u/2),
- * e^u - 1 = 2h / (1 - h), and 1 - h is in [1, 2) for u <= 0. */
+/* e^u - 1 for u <= 0, accurate in value and in derivative.  The value comes
+ * from h = tanh(u/2): e^u - 1 = 2h / (1 - h) has no cancellation near 0, but
+ * its derivative through tanh, 1 - h^2, underflows to 0 in the left tail
+ * (elu'(-40) would be 0 instead of 4e-18).  So the gradient is routed through
+ * the plain form e^u - 1, whose derivative is e^u exactly, and the value is
+ * corrected by a detached difference: value = stable, gradient = e^u. */
 static wg_tensor *expm1_nonpos(wg_tape *t, wg_tensor *u)
 {
     wg_tensor *h = wg_tanh(t, wg_mul(t, 0.5, u));
-    return wg_div(t, wg_mul(t, 2, h), wg_sub(t, 1, h));
+    wg_tensor *stable = wg_div(t, wg_mul(t, 2, h), wg_sub(t, 1, h));
+    wg_tensor *plain = wg_sub(t, wg_exp(t, u), 1);
+    return wg_add(t, plain, wg_detach(t, wg_sub(t, stable, plain)));
 }
 
 /* x [x > 0] + alpha expm1(min(0, x)) [x <= 0].  min(0, x) sends its tie at 0

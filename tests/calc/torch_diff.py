@@ -59,16 +59,25 @@ def sigmoid_ref(x):
     return torch.exp(-softplus_ref(-x))
 
 
-# Left out of the random programs: nn's elu has a gradient off by more than
-# 1e-10 relative for x < -15 (its e^x - 1 goes through tanh(x/2), and
-# 1 - tanh^2 cancels: 0 instead of 4e-18 at x = -40).  tests/calc checks elu
-# at fixed points.
-NOT_RANDOM = {"elu"}
+def elu_ref(x, a=1.0):
+    """ELU with the exact value a*expm1(x) and the exact derivative a*e^x for
+    x <= 0.  F.elu computes exp(x) - 1, which loses relative precision for
+    tiny negative x, and torch.expm1's derivative (result + 1) underflows to
+    0 in the left tail; the detached correction keeps both exact.  The left
+    piece sees x clamped to <= 0 so that torch.where's unused branch cannot
+    turn 0 * exp(1000) into a NaN gradient."""
+    xn = x.clamp(max=0.0)
+    plain = a * (torch.exp(xn) - 1)
+    neg = plain + (a * torch.expm1(xn) - plain).detach()
+    return torch.where(x > 0, x, neg)
+
+
+NOT_RANDOM = set()
 
 ACTIVATIONS = {
     "sigmoid": sigmoid_ref, "tanh": lambda x: tanh_ref(x), "relu": torch.relu, "silu": F.silu,
     "softplus": softplus_ref, "softsign": F.softsign,
-    "leaky_relu": lambda x, a=0.01: F.leaky_relu(x, a), "elu": lambda x, a=1.0: F.elu(x, a),
+    "leaky_relu": lambda x, a=0.01: F.leaky_relu(x, a), "elu": elu_ref,
 }
 
 

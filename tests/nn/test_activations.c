@@ -137,6 +137,23 @@ static void test_derivative_formulas(void)
         double ds = s + x * ds_;
         CHECK(fabs(wg_grad_item(v) - ds) <= 1e-12 * fmax(1, fabs(ds)), "silu'(%g) = %.17g, want %.17g", x,
               wg_grad_item(v), ds);
+        /* elu' = e^x on the left, relative to the tiny value itself (it was 0
+         * at x = -40 while e^-40 = 4e-18), and elu(x) = expm1(x) exactly. */
+        wg_tape_reset(t);
+        v = wg_var(t, x);
+        wg_tensor *e = wg_nn_elu(t, v, 1.0);
+        wg_backward(t, e);
+        double de = x > 0 ? 1 : exp(x), ve = x > 0 ? x : expm1(x);
+        CHECK(close_to(wg_grad_item(v), de, 1e-12), "elu'(%g) = %.17g, want %.17g", x, wg_grad_item(v), de);
+        CHECK(close_to(wg_item(e), ve, 1e-15), "elu(%g) = %.17g, want %.17g", x, wg_item(e), ve);
+    }
+    static const double tiny[] = {-1e-10, -1e-300, -3e-8};
+    for (size_t i = 0; i < sizeof tiny / sizeof *tiny; i++) {
+        wg_tape_reset(t);
+        wg_tensor *v = wg_var(t, tiny[i]);
+        wg_tensor *e = wg_nn_elu(t, v, 1.0);
+        CHECK(close_to(wg_item(e), expm1(tiny[i]), 1e-15), "elu(%g) = %.17g, want expm1 = %.17g", tiny[i],
+              wg_item(e), expm1(tiny[i]));
     }
     wg_tape_free(t);
 }
