@@ -236,9 +236,23 @@ wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt)
     t->op_name = op->name;
     wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
     if (!n) return NULL;
-    *n = (wg_tensor){.op = op, .prev = t->last, .tape = t, .gen = t->gen, .id = t->n_nodes,
-                     .dtype = (uint8_t)dt, .shape = {1, 1, 1, 1}, .size = 1};
+    /* Field by field: a compound literal would zero all 160 bytes first. */
+    n->op = op;
+    n->prev = t->last;
+    n->tape = t;
+    n->gen = t->gen;
+    n->id = t->n_nodes;
+    n->grad_epoch = 0;
+    n->dtype = (uint8_t)dt;
+    n->ndim = n->flags = n->n_in = 0;
+    n->shape[0] = n->shape[1] = n->shape[2] = n->shape[3] = 1;
+    n->size = 1;
     n->data = &n->val;
+    n->grad = NULL;
+    n->in[0] = n->in[1] = NULL;
+    n->val.d = n->gval.d = 0;
+    n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
+    n->aux = NULL;
     node_link(t, n);
     return n;
 }
