@@ -104,7 +104,11 @@ void wg_mlp_free(wg_mlp *m)
 
 wg_mlp *wg_mlp_new(wg_dtype dt, int n_sizes, const int64_t *sizes, wg_act hidden, wg_act output, double alpha)
 {
-    if (n_sizes < 2 || !sizes) {
+    if (!sizes) {
+        wg_set_last_error("mlp_new: invalid handle: sizes is NULL");
+        return NULL;
+    }
+    if (n_sizes < 2) {
         wg_set_last_error("mlp_new: need at least 2 sizes (inputs and outputs): got %d", n_sizes);
         return NULL;
     }

@@ -240,7 +240,7 @@ static const struct {
     {"another model's checkpoint", other_models_checkpoint, 0,
      {"tensor 'dense1.w'", "F32 [784,100]", "F32 [784,30]"}},
     {"MLP of one size", mlp_one_size, 1, {"mlp_new: need at least 2 sizes", "got 1"}},
-    {"MLP of NULL sizes", mlp_null_sizes, 1, {"mlp_new:"}},
+    {"MLP of NULL sizes", mlp_null_sizes, 1, {"mlp_new: invalid handle: sizes is NULL"}},
     {"NULL model", mlp_null_model, 0, {"mlp: invalid handle: the model is NULL"}},
     {"input of the wrong width", mlp_wrong_width, 0, {"mlp:", "[N,4]", "f32[2,7]"}},
     {"input of the wrong dtype", mlp_wrong_dtype, 0, {"mlp: dtype mismatch", "f64[2,4]"}},
