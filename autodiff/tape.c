@@ -200,7 +200,9 @@ void *wg_arena_alloc(wg_tape *t, size_t bytes) { return arena_alloc(t, bytes, WG
 
 /* ---- nodes -------------------------------------------------------------- */
 
-static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
+/* Field by field: a compound literal would zero all 160 bytes first.  Static
+ * and inlined, so a 0-d node (ndim 0, constant) costs only its stores. */
+static inline wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
 {
     t->op_name = op->name;
     wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
@@ -222,6 +224,7 @@ static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim,
     n->aux = NULL;
     n->val.d = 0;
     n->gval.d = 0;
+    n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
     return n;
 }
 
@@ -233,26 +236,9 @@ static void node_link(wg_tape *t, wg_tensor *n)
 
 wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt)
 {
-    t->op_name = op->name;
-    wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
+    wg_tensor *n = node_alloc(t, op, dt, 0, NULL);
     if (!n) return NULL;
-    /* Field by field: a compound literal would zero all 160 bytes first. */
-    n->op = op;
-    n->prev = t->last;
-    n->tape = t;
-    n->gen = t->gen;
-    n->id = t->n_nodes;
-    n->grad_epoch = 0;
-    n->dtype = (uint8_t)dt;
-    n->ndim = n->flags = n->n_in = 0;
-    n->shape[0] = n->shape[1] = n->shape[2] = n->shape[3] = 1;
-    n->size = 1;
     n->data = &n->val;
-    n->grad = NULL;
-    n->in[0] = n->in[1] = NULL;
-    n->val.d = n->gval.d = 0;
-    n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
-    n->aux = NULL;
     node_link(t, n);
     return n;
 }
