@@ -28,6 +28,8 @@ static char blas_choice[224];
 static char blas_info[400];
 int wg_n_threads = 1;
 
+enum { WG_GEMM_THREAD_MIN = 1 << 24 }; /* multiply-adds; see wg_gemm */
+
 static int cpu_is_amd(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -292,13 +294,23 @@ void wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *
                      : small_d(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c))
         return;
     wg_blas_init();
+    /* Below about 2^24 multiply-adds, splitting a GEMM over threads costs more
+     * than it gains (measured with bench/compare at 2 threads: a 784-128-10
+     * step at batch 128, whose largest GEMM is 12.8M, ran 0.50 ms on 2 threads
+     * and 0.44 ms on 1; 784-512-512-10, 51M, gained), so small ones run on
+     * one thread through a per-call runtime object. */
+    rntm_t one = BLIS_RNTM_INITIALIZER, *rntm = NULL;
+    if (wg_n_threads > 1 && (double)m * (double)n * (double)k < WG_GEMM_THREAD_MIN) {
+        bli_rntm_set_num_threads(1, &one);
+        rntm = &one;
+    }
     if (dt == WG_F32) {
         float al = (float)alpha, be = (float)beta;
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (float *)a, rs_a, cs_a,
-                  (float *)b, rs_b, cs_b, &be, c, rs_c, cs_c);
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (float *)a, rs_a, cs_a,
+                     (float *)b, rs_b, cs_b, &be, c, rs_c, cs_c, NULL, rntm);
     } else {
         double al = alpha, be = beta;
-        bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (double *)a, rs_a, cs_a,
-                  (double *)b, rs_b, cs_b, &be, c, rs_c, cs_c);
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (double *)a, rs_a, cs_a,
+                     (double *)b, rs_b, cs_b, &be, c, rs_c, cs_c, NULL, rntm);
     }
 }
