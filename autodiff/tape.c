@@ -86,16 +86,7 @@ void wg_tape_set_anomaly(wg_tape *t, bool on)
     if (t) t->anomaly = on;
 }
 
-void wg_fail(wg_tape *t, wg_status st, const char *fmt, ...)
-{
-    if (t->status != WG_OK) return; /* the first error is the one that matters */
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->err, sizeof t->err, fmt, ap);
-    va_end(ap);
-    t->status = st;
-}
-
+/* The first error is the one that matters: later ones are dropped. */
 void wg_tape_fail(wg_tape *t, wg_status st, const char *fmt, ...)
 {
     va_list ap;
@@ -142,10 +133,10 @@ static void arena_fail(wg_tape *t, size_t bytes)
 {
     const char *op = t->op_name ? t->op_name : "tape", *when = t->in_backward ? " in backward" : "";
     if (t->limit)
-        wg_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested, %zu of the %zu-byte limit in use",
+        wg_tape_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested, %zu of the %zu-byte limit in use",
                 op, when, bytes, t->used_total, t->limit);
     else
-        wg_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested", op, when, bytes);
+        wg_tape_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested", op, when, bytes);
 }
 
 /* `bytes` rounded up to a multiple of `align` (a power of two <= WG_ALIGN) at
@@ -247,13 +238,13 @@ wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const
 {
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] > 0 && (uint64_t)shape[i] > (SIZE_MAX >> 4))) {
-            wg_fail(t, WG_ERR_SHAPE, "%s: invalid dimension %lld at axis %d", op->name,
+            wg_tape_fail(t, WG_ERR_SHAPE, "%s: invalid dimension %lld at axis %d", op->name,
                     (long long)shape[i], i);
             return NULL;
         }
     }
     if (wg_checked_numel(ndim, shape) == SIZE_MAX) {
-        wg_fail(t, WG_ERR_NOMEM, "%s: out of memory: tensor too large", op->name);
+        wg_tape_fail(t, WG_ERR_NOMEM, "%s: out of memory: tensor too large", op->name);
         return NULL;
     }
     wg_tensor *n = node_alloc(t, op, dt, ndim, shape);
@@ -299,7 +290,7 @@ static void anomaly_report(wg_tensor *n, const char *pass)
     if (n->in[0]) wg_fmt_shape(n->in[0], s0, sizeof s0);
     if (n->in[1]) wg_fmt_shape(n->in[1], s1, sizeof s1);
     wg_fmt_shape(n, out, sizeof out);
-    wg_fail(n->tape, WG_ERR_NAN, "%s: non-finite value in the %s pass at node %u: inputs %s%s%s, output %s",
+    wg_tape_fail(n->tape, WG_ERR_NAN, "%s: non-finite value in the %s pass at node %u: inputs %s%s%s, output %s",
             n->op->name, pass, n->id, s0[0] ? s0 : "none", s1[0] ? ", " : "", s1, out);
 }
 
@@ -367,15 +358,15 @@ int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
     for (int i = 0; i < n; i++) {
         const wg_tensor *x = xs[i];
         if (!x) {
-            wg_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d is NULL", op, i + 1);
+            wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d is NULL", op, i + 1);
             return 0;
         }
         if (x->tape != t) {
-            wg_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d belongs to another tape", op, i + 1);
+            wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d belongs to another tape", op, i + 1);
             return 0;
         }
         if (x->gen != t->gen) {
-            wg_fail(t, WG_ERR_HANDLE,
+            wg_tape_fail(t, WG_ERR_HANDLE,
                     "%s: invalid handle: argument %d was recorded before the last wg_tape_reset", op, i + 1);
             return 0;
         }
@@ -408,7 +399,7 @@ int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b)
         return *weak != NULL;
     }
     char sa[80], sb[80];
-    wg_fail(t, WG_ERR_DTYPE, "%s: dtype mismatch: a is %s, b is %s", op, wg_fmt_shape(*a, sa, sizeof sa),
+    wg_tape_fail(t, WG_ERR_DTYPE, "%s: dtype mismatch: a is %s, b is %s", op, wg_fmt_shape(*a, sa, sizeof sa),
             wg_fmt_shape(*b, sb, sizeof sb));
     return 0;
 }
@@ -444,7 +435,7 @@ wg_tensor *wg_scalar(wg_tape *t, wg_dtype dt, double v, bool requires_grad)
 {
     if (!tape_ok(t, "scalar")) return NULL;
     if (dt != WG_F32 && dt != WG_F64) {
-        wg_fail(t, WG_ERR_DTYPE, "scalar: unknown dtype %d", (int)dt);
+        wg_tape_fail(t, WG_ERR_DTYPE, "scalar: unknown dtype %d", (int)dt);
         return NULL;
     }
     return wg_node_done(t, const_node(t, dt, v, requires_grad ? (WG_F_REQ | WG_F_LEAF) : WG_F_LEAF));
@@ -461,11 +452,11 @@ wg_tensor *wg_const(wg_tape *t, double v)
 static int check_shape_arg(wg_tape *t, const char *fn, int ndim, const int64_t *shape)
 {
     if (ndim < 0 || ndim > WG_MAX_DIMS) {
-        wg_fail(t, WG_ERR_SHAPE, "%s: ndim must be 0..%d, got %d", fn, WG_MAX_DIMS, ndim);
+        wg_tape_fail(t, WG_ERR_SHAPE, "%s: ndim must be 0..%d, got %d", fn, WG_MAX_DIMS, ndim);
         return 0;
     }
     if (ndim > 0 && !shape) {
-        wg_fail(t, WG_ERR_ARG, "%s: shape is NULL for ndim %d", fn, ndim);
+        wg_tape_fail(t, WG_ERR_ARG, "%s: shape is NULL for ndim %d", fn, ndim);
         return 0;
     }
     return 1;
@@ -477,7 +468,7 @@ wg_tensor *wg_tensor_new(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape
     if (!tape_ok(t, "tensor")) return NULL;
     if (!check_shape_arg(t, "tensor", ndim, shape)) return NULL;
     if (dt != WG_F32 && dt != WG_F64) {
-        wg_fail(t, WG_ERR_DTYPE, "tensor: unknown dtype %d", (int)dt);
+        wg_tape_fail(t, WG_ERR_DTYPE, "tensor: unknown dtype %d", (int)dt);
         return NULL;
     }
     wg_tensor *n = wg_node_new(t, &wg_op_leaf, dt, ndim, shape);
@@ -609,13 +600,13 @@ static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
     if (!wg_check_inputs(t, "backward", seed ? 2 : 1, xs)) return -1;
     char so[80], ss[80];
     if (!seed && out->size != 1) {
-        wg_fail(t, WG_ERR_SHAPE, "backward: output must have one element without a seed, got %s",
+        wg_tape_fail(t, WG_ERR_SHAPE, "backward: output must have one element without a seed, got %s",
                 wg_fmt_shape(out, so, sizeof so));
         return -1;
     }
     if (seed && (seed->dtype != out->dtype || seed->ndim != out->ndim ||
                  memcmp(seed->shape, out->shape, sizeof out->shape) != 0)) {
-        wg_fail(t, WG_ERR_SHAPE, "backward: seed must match the output: output is %s, seed is %s",
+        wg_tape_fail(t, WG_ERR_SHAPE, "backward: seed must match the output: output is %s, seed is %s",
                 wg_fmt_shape(out, so, sizeof so), wg_fmt_shape(seed, ss, sizeof ss));
         return -1;
     }
@@ -660,7 +651,7 @@ int wg_backward(wg_tape *t, wg_tensor *out) { return backward(t, out, NULL); }
 int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
 {
     if (t && !seed && t->status == WG_OK) {
-        wg_fail(t, WG_ERR_HANDLE, "backward: invalid handle: the seed is NULL");
+        wg_tape_fail(t, WG_ERR_HANDLE, "backward: invalid handle: the seed is NULL");
         return -1;
     }
     return backward(t, out, seed);
@@ -735,14 +726,14 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p)
 {
     if (!tape_ok(t, "use")) return NULL;
     if (!p) {
-        wg_fail(t, WG_ERR_HANDLE, "use: invalid handle: the parameter is NULL");
+        wg_tape_fail(t, WG_ERR_HANDLE, "use: invalid handle: the parameter is NULL");
         return NULL;
     }
     /* The fields are public: check them before the tape trusts them. */
     bool ok = (p->dtype == WG_F32 || p->dtype == WG_F64) && p->ndim >= 0 && p->ndim <= WG_MAX_DIMS && p->data &&
               p->grad;
     if (!ok || wg_checked_numel(p->ndim, p->shape) != p->numel || p->numel == SIZE_MAX) {
-        wg_fail(t, WG_ERR_ARG, "use: invalid parameter '%.48s': dtype %d, ndim %d, numel %zu, data %s, grad %s",
+        wg_tape_fail(t, WG_ERR_ARG, "use: invalid parameter '%.48s': dtype %d, ndim %d, numel %zu, data %s, grad %s",
                 p->name, (int)p->dtype, p->ndim, p->numel, p->data ? "set" : "NULL", p->grad ? "set" : "NULL");
         return NULL;
     }

@@ -104,6 +104,14 @@ static int user_arch(const char *v)
     return -2;
 }
 
+/* Hand BLIS a configuration id; overwrites an empty value, which BLIS reads as 0. */
+static void set_arch(int id)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", id);
+    setenv("BLIS_ARCH_TYPE", v, 1);
+}
+
 static void choose_kernels(void)
 {
     const char *user = getenv("BLIS_ARCH_TYPE");
@@ -111,10 +119,8 @@ static void choose_kernels(void)
     if (user && user[0]) {
         int uid = user_arch(user);
         if (uid >= -1) {
-            char v[16];
-            snprintf(v, sizeof v, "%d", uid);
             snprintf(blas_choice, sizeof blas_choice, "set by the user: BLIS_ARCH_TYPE=%s", user);
-            setenv("BLIS_ARCH_TYPE", v, 1);
+            set_arch(uid);
             return;
         }
         snprintf(ignored, sizeof ignored, "ignored BLIS_ARCH_TYPE=%.40s, not a configuration of this BLIS; ", user);
@@ -137,9 +143,7 @@ static void choose_kernels(void)
         why = "AVX";
     }
     if (id >= 0) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", id);
-        setenv("BLIS_ARCH_TYPE", v, 1); /* also over an empty value, which BLIS reads as 0 */
+        set_arch(id);
         snprintf(blas_choice, sizeof blas_choice, "%schosen by wengert from the CPU's %s", ignored, why);
         return;
     }

@@ -142,7 +142,7 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
         ndim = 0;
     } else if (!bc_shape(*a, *b, &ndim, shape)) {
         char sa[80], sb[80];
-        wg_fail(t, WG_ERR_SHAPE, "%s: shapes cannot broadcast: a is %s, b is %s", op->name,
+        wg_tape_fail(t, WG_ERR_SHAPE, "%s: shapes cannot broadcast: a is %s, b is %s", op->name,
                 wg_fmt_shape(*a, sa, sizeof sa), wg_fmt_shape(*b, sb, sizeof sb));
         return NULL;
     }
@@ -284,14 +284,14 @@ wg_tensor *wg_broadcast_to(wg_tape *t, wg_tensor *x, int ndim, const int64_t *sh
     if (!wg_check_inputs(t, "broadcast_to", 1, &x)) return NULL;
     char sx[80];
     if (ndim < x->ndim || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
-        wg_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s to %d dimensions", wg_fmt_shape(x, sx, sizeof sx),
+        wg_tape_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s to %d dimensions", wg_fmt_shape(x, sx, sizeof sx),
                 ndim);
         return NULL;
     }
     for (int i = 0; i < x->ndim; i++) {
         int64_t want = shape[ndim - x->ndim + i];
         if (x->shape[i] != want && x->shape[i] != 1) {
-            wg_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s: axis %d is %lld, target is %lld",
+            wg_tape_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s: axis %d is %lld, target is %lld",
                     wg_fmt_shape(x, sx, sizeof sx), i, (long long)x->shape[i], (long long)want);
             return NULL;
         }

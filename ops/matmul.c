@@ -71,7 +71,7 @@ static wg_tensor *mm_fail(wg_tape *t, wg_status st, const char *problem, const w
                           const wg_tensor *b, const char *tb)
 {
     char sa[80], sb[80];
-    wg_fail(t, st, "matmul: %s: a is %s%s, b is %s%s", problem, wg_fmt_shape(a, sa, sizeof sa), ta,
+    wg_tape_fail(t, st, "matmul: %s: a is %s%s, b is %s%s", problem, wg_fmt_shape(a, sa, sizeof sa), ta,
             wg_fmt_shape(b, sb, sizeof sb), tb);
     return NULL;
 }

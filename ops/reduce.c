@@ -45,7 +45,7 @@ static wg_tensor *reduce_node(wg_tape *t, const wg_op *op, wg_tensor *x, int axi
     if (!all) {
         ax = wg_norm_axis(axis, x->ndim);
         if (ax < 0) {
-            wg_fail(t, WG_ERR_AXIS, "%s: axis %d out of range for %s", op->name, axis,
+            wg_tape_fail(t, WG_ERR_AXIS, "%s: axis %d out of range for %s", op->name, axis,
                     wg_fmt_shape(x, sx, sizeof sx));
             return NULL;
         }
@@ -174,12 +174,12 @@ wg_tensor *wg_max_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
     red_view v = view_of(x, (int)n->attr.i[0]);
     char sx[80];
     if (v.k == 0 && n->size > 0) {
-        wg_fail(t, WG_ERR_SHAPE, "max_axis: cannot reduce an empty axis %d of %s", axis,
+        wg_tape_fail(t, WG_ERR_SHAPE, "max_axis: cannot reduce an empty axis %d of %s", axis,
                 wg_fmt_shape(x, sx, sizeof sx));
         return NULL;
     }
     if (v.k > UINT32_MAX) {
-        wg_fail(t, WG_ERR_SHAPE, "max_axis: axis %d of %s is longer than 2^32", axis,
+        wg_tape_fail(t, WG_ERR_SHAPE, "max_axis: axis %d of %s is longer than 2^32", axis,
                 wg_fmt_shape(x, sx, sizeof sx));
         return NULL;
     }

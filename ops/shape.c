@@ -80,7 +80,7 @@ wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
     int a0 = wg_norm_axis(axis0, x->ndim), a1 = wg_norm_axis(axis1, x->ndim);
     if (a0 < 0 || a1 < 0) {
         char sx[80];
-        wg_fail(t, WG_ERR_AXIS, "transpose: axes (%d, %d) out of range for %s", axis0, axis1,
+        wg_tape_fail(t, WG_ERR_AXIS, "transpose: axes (%d, %d) out of range for %s", axis0, axis1,
                 wg_fmt_shape(x, sx, sizeof sx));
         return NULL;
     }
@@ -129,7 +129,7 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
     char sx_buf[80]; /* x's shape, formatted only for an error */
 #define SX wg_fmt_shape(x, sx_buf, sizeof sx_buf)
     if (ndim < 0 || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
-        wg_fail(t, WG_ERR_SHAPE, "reshape: ndim must be 0..%d with a shape, got %d for %s", WG_MAX_DIMS, ndim, SX);
+        wg_tape_fail(t, WG_ERR_SHAPE, "reshape: ndim must be 0..%d with a shape, got %d for %s", WG_MAX_DIMS, ndim, SX);
         return NULL;
     }
     int64_t s[WG_MAX_DIMS];
@@ -140,12 +140,12 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
         if (s[i] == -1 && infer < 0) {
             infer = i;
         } else if (s[i] < 0) {
-            wg_fail(t, WG_ERR_SHAPE, "reshape: invalid dimension %lld at axis %d for %s", (long long)s[i], i, SX);
+            wg_tape_fail(t, WG_ERR_SHAPE, "reshape: invalid dimension %lld at axis %d for %s", (long long)s[i], i, SX);
             return NULL;
         } else {
             /* The bound of wg_node_new: a wrapped product could match x's size. */
             if (s[i] && nz > WG_MAX_NUMEL / (size_t)s[i]) {
-                wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape is too large", SX, x->size);
+                wg_tape_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape is too large", SX, x->size);
                 return NULL;
             }
             nz *= s[i] ? (size_t)s[i] : 1;
@@ -154,7 +154,7 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
     }
     if (infer >= 0) {
         if (known == 0 || x->size % known) {
-            wg_fail(t, WG_ERR_SHAPE, "reshape: cannot infer axis %d: %zu elements of %s do not divide by %zu",
+            wg_tape_fail(t, WG_ERR_SHAPE, "reshape: cannot infer axis %d: %zu elements of %s do not divide by %zu",
                     infer, x->size, SX, known);
             return NULL;
         }
@@ -162,7 +162,7 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
         known = x->size;
     }
     if (known != x->size) {
-        wg_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape has %zu", SX, x->size, known);
+        wg_tape_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape has %zu", SX, x->size, known);
         return NULL;
     }
 #undef SX
@@ -230,7 +230,7 @@ wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t e
     int ax = wg_norm_axis(axis, x->ndim);
     if (ax < 0) {
         char sx[80];
-        wg_fail(t, WG_ERR_AXIS, "slice: axis %d out of range for %s", axis, wg_fmt_shape(x, sx, sizeof sx));
+        wg_tape_fail(t, WG_ERR_AXIS, "slice: axis %d out of range for %s", axis, wg_fmt_shape(x, sx, sizeof sx));
         return NULL;
     }
     int64_t k = x->shape[ax];
@@ -277,7 +277,7 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
 {
     if (!tape_ok(t, "concat") || t->status != WG_OK) return NULL;
     if (count < 1 || !xs) {
-        wg_fail(t, WG_ERR_ARG, "concat: needs at least one tensor, got %d", xs ? count : 0);
+        wg_tape_fail(t, WG_ERR_ARG, "concat: needs at least one tensor, got %d", xs ? count : 0);
         return NULL;
     }
     if (!wg_check_inputs(t, "concat", count, xs)) return NULL;
@@ -285,7 +285,7 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
     int ax = wg_norm_axis(axis, x0->ndim);
     char s0[80], sj[80]; /* formatted only for an error */
     if (ax < 0) {
-        wg_fail(t, WG_ERR_AXIS, "concat: axis %d out of range for %s", axis, wg_fmt_shape(x0, s0, sizeof s0));
+        wg_tape_fail(t, WG_ERR_AXIS, "concat: axis %d out of range for %s", axis, wg_fmt_shape(x0, s0, sizeof s0));
         return NULL;
     }
     int64_t shape[WG_MAX_DIMS];
@@ -297,13 +297,13 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
         bool same = x->dtype == x0->dtype && x->ndim == x0->ndim;
         for (int i = 0; same && i < x0->ndim; i++) same = i == ax || x->shape[i] == x0->shape[i];
         if (!same) {
-            wg_fail(t, x->dtype != x0->dtype ? WG_ERR_DTYPE : WG_ERR_SHAPE,
+            wg_tape_fail(t, x->dtype != x0->dtype ? WG_ERR_DTYPE : WG_ERR_SHAPE,
                     "concat: tensor %d is %s, tensor 1 is %s (only axis %d may differ)", j + 1,
                     wg_fmt_shape(x, sj, sizeof sj), wg_fmt_shape(x0, s0, sizeof s0), ax);
             return NULL;
         }
         if (x->shape[ax] > (int64_t)WG_MAX_NUMEL - shape[ax]) {
-            wg_fail(t, WG_ERR_SHAPE, "concat: axis %d grows too long at tensor %d (%s)", ax, j + 1,
+            wg_tape_fail(t, WG_ERR_SHAPE, "concat: axis %d grows too long at tensor %d (%s)", ax, j + 1,
                     wg_fmt_shape(x, sj, sizeof sj));
             return NULL;
         }

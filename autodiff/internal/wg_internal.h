@@ -115,8 +115,6 @@ static inline void *wg_grad_acc(wg_tensor *x)
 wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
 
 /* ---- errors ------------------------------------------------------------- */
-void wg_fail(wg_tape *t, wg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 if the op may run: the tape has no error and every input is a live handle
  * of this tape (else records "op: invalid handle: ..." and returns 0). */
