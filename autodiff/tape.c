@@ -14,7 +14,7 @@
 
 #include "wg_internal.h"
 
-enum { WG_ALIGN = 64, WG_NODE_ALIGN = 32, WG_FIRST_BLOCK = 1 << 16 };
+enum { WG_FIRST_BLOCK = 1 << 16 };
 
 static _Thread_local char last_error[384];
 
@@ -51,7 +51,6 @@ void wg_tape_reset(wg_tape *t)
     if (!t) return;
     for (struct wg_block *b = t->first; b; b = b->next) b->used = 0;
     t->cur = t->first;
-    t->used_total = 0;
     t->last = NULL;
     t->n_nodes = 0;
     t->gen++;
@@ -79,7 +78,17 @@ const char *wg_tape_error(const wg_tape *t)
 
 wg_status wg_tape_status(const wg_tape *t) { return t ? t->status : WG_ERR_HANDLE; }
 size_t wg_tape_nodes(const wg_tape *t) { return t ? t->n_nodes : 0; }
-size_t wg_tape_bytes_used(const wg_tape *t) { return t ? t->used_total : 0; }
+/* The bytes handed out since the reset: the sum of the blocks' `used` (each
+ * allocation adds its padding and size to one block), counted here rather
+ * than on every allocation. */
+static size_t bytes_used(const wg_tape *t)
+{
+    size_t n = 0;
+    for (const struct wg_block *b = t->first; b; b = b->next) n += b->used;
+    return n;
+}
+
+size_t wg_tape_bytes_used(const wg_tape *t) { return t ? bytes_used(t) : 0; }
 size_t wg_tape_capacity(const wg_tape *t) { return t ? t->capacity : 0; }
 void wg_tape_set_anomaly(wg_tape *t, bool on)
 {
@@ -131,10 +140,11 @@ static struct wg_block *block_new(wg_tape *t, size_t need)
 /* Out-of-memory messages name the op being recorded or differentiated. */
 static void arena_fail(wg_tape *t, size_t bytes)
 {
-    const char *op = t->op_name ? t->op_name : "tape", *when = t->in_backward ? " in backward" : "";
+    const char *op = t->in_backward && t->bw_node ? t->bw_node->op->name : t->op_name ? t->op_name : "tape";
+    const char *when = t->in_backward ? " in backward" : "";
     if (t->limit)
         wg_tape_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested, %zu of the %zu-byte limit in use",
-                op, when, bytes, t->used_total, t->limit);
+                op, when, bytes, bytes_used(t), t->limit);
     else
         wg_tape_fail(t, WG_ERR_NOMEM, "%s: arena: out of memory%s: %zu bytes requested", op, when, bytes);
 }
@@ -155,7 +165,6 @@ static void *arena_alloc(wg_tape *t, size_t bytes, size_t align)
         size_t pad = ((b->used + align - 1) & ~(align - 1)) - b->used;
         if (b->cap - b->used >= n + pad) {
             b->used += pad;
-            t->used_total += pad;
             goto bump;
         }
     }
@@ -183,7 +192,6 @@ static void *arena_alloc(wg_tape *t, size_t bytes, size_t align)
 bump:;
     void *p = b->mem + b->used;
     b->used += n;
-    t->used_total += n;
     return p;
 }
 
@@ -191,47 +199,19 @@ void *wg_arena_alloc(wg_tape *t, size_t bytes) { return arena_alloc(t, bytes, WG
 
 /* ---- nodes -------------------------------------------------------------- */
 
-/* Field by field: a compound literal would zero all 160 bytes first.  Static
- * and inlined, so a 0-d node (ndim 0, constant) costs only its stores. */
-static inline wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
+/* A node of op, linked as the tape's newest; its value's storage is the
+ * caller's (inline for one element). */
+static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
 {
     t->op_name = op->name;
     wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
-    if (!n) return NULL;
-    n->op = op;
-    n->prev = t->last;
-    n->tape = t;
-    n->gen = t->gen;
-    n->id = t->n_nodes;
-    n->grad_epoch = 0;
-    n->dtype = (uint8_t)dt;
-    n->ndim = (uint8_t)ndim;
-    n->flags = 0;
-    n->n_in = 0;
-    for (int i = 0; i < WG_MAX_DIMS; i++) n->shape[i] = i < ndim ? shape[i] : 1;
-    n->size = wg_shape_numel(ndim, shape);
-    n->grad = NULL;
-    n->in[0] = n->in[1] = NULL;
-    n->aux = NULL;
-    n->val.d = 0;
-    n->gval.d = 0;
-    n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
+    if (n) wg_node_init(t, n, op, dt, ndim, shape);
     return n;
-}
-
-static void node_link(wg_tape *t, wg_tensor *n)
-{
-    t->last = n;
-    t->n_nodes++;
 }
 
 wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt)
 {
-    wg_tensor *n = node_alloc(t, op, dt, 0, NULL);
-    if (!n) return NULL;
-    n->data = &n->val;
-    node_link(t, n);
-    return n;
+    return node_alloc(t, op, dt, 0, NULL);
 }
 
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
@@ -249,13 +229,11 @@ wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const
     }
     wg_tensor *n = node_alloc(t, op, dt, ndim, shape);
     if (!n) return NULL;
-    if (n->size <= 1) {
-        n->data = &n->val;
-    } else {
-        n->data = wg_arena_alloc(t, n->size * wg_dtype_size(dt));
-        if (!n->data) return NULL;
+    if (n->size > 1 && !(n->data = wg_arena_alloc(t, n->size * wg_dtype_size(dt)))) {
+        t->last = n->prev; /* unlink: the tape holds no node without storage */
+        t->n_nodes--;
+        return NULL;
     }
-    node_link(t, n);
     return n;
 }
 
@@ -265,12 +243,10 @@ wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, 
     if (!n) return NULL;
     if (n->size <= 1) {
         if (src->size) memcpy(&n->val, src->data, wg_dtype_size(src->dtype));
-        n->data = &n->val;
     } else {
         n->data = src->data;
         n->flags |= WG_F_ALIAS;
     }
-    node_link(t, n);
     return n;
 }
 
@@ -625,24 +601,28 @@ static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
         }
     });
     const uint32_t epoch = t->epoch;
+    const bool anomaly = t->anomaly;
     t->in_backward = true;
     for (wg_tensor *n = out; n; n = n->prev) {
-        if (n->grad_epoch != epoch || (n->flags & WG_F_LEAF) || !n->grad) continue;
+        /* A gradient of this pass is live exactly when grad_epoch == epoch
+         * (wg_grad_buf stamps it after the buffer exists). */
+        if (n->grad_epoch != epoch || (n->flags & WG_F_LEAF)) continue;
         /* Anomaly mode blames the op whose VJP made a non-finite gradient (the
          * seed is checked at the output), so leaves' gradients are covered too. */
-        if (t->anomaly && n == out && has_nonfinite(n, n->grad)) {
+        if (anomaly && n == out && has_nonfinite(n, n->grad)) {
             anomaly_report(n, "backward");
             break;
         }
-        t->op_name = n->op->name;
+        t->bw_node = n;
         n->op->vjp(n);
         if (t->status != WG_OK) break;
-        if (t->anomaly && vjp_made_nonfinite(n, epoch)) {
+        if (anomaly && vjp_made_nonfinite(n, epoch)) {
             anomaly_report(n, "backward");
             break;
         }
     }
     t->in_backward = false;
+    t->bw_node = NULL;
     return t->status == WG_OK ? 0 : -1;
 }
 
@@ -744,6 +724,5 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p)
     n->data = p->data;
     n->grad = p->grad;
     n->aux = p;
-    node_link(t, n);
     return wg_node_done(t, n);
 }

@@ -165,7 +165,9 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
 }
 
 /* One binary op: forward expression of (A, B), and the per-element gradient
- * contributions GA and GB of (G, A, B, Y).  Scalars take a short path. */
+ * contributions GA and GB of (G, A, B, Y).  One-element operands take short
+ * paths, kept small so that they compile to a few dozen instructions; the
+ * general paths are separate functions. */
 #define BINARY_OP(name, FWD, GA, GB)                                                         \
     static void name##_kernel(wg_tensor *n)                                                  \
     {                                                                                        \
@@ -173,35 +175,22 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
         WG_TYPED(n->dtype, {                                                                 \
             const T *ap = a_->data, *bp = b_->data;                                          \
             T *yp = n->data;                                                                 \
-            if (n->size == 1) {                                                              \
-                const T A = ap[0], B = bp[0];                                                \
+            bc_plan p;                                                                       \
+            bc_plan_make(a_, b_, n, &p);                                                     \
+            BC_FOR(&p, {                                                                     \
+                const T A = ap[ia], B = bp[ib];                                              \
                 (void)A, (void)B;                                                            \
-                yp[0] = (FWD);                                                               \
-            } else {                                                                         \
-                bc_plan p;                                                                   \
-                bc_plan_make(a_, b_, n, &p);                                                 \
-                BC_FOR(&p, {                                                                 \
-                    const T A = ap[ia], B = bp[ib];                                          \
-                    (void)A, (void)B;                                                        \
-                    yp[io] = (FWD);                                                          \
-                });                                                                          \
-            }                                                                                \
+                yp[io] = (FWD);                                                              \
+            });                                                                              \
         });                                                                                  \
     }                                                                                        \
-    static void name##_vjp(wg_tensor *n)                                                     \
+    static __attribute__((noinline)) void name##_vjp_general(wg_tensor *n)                   \
     {                                                                                        \
         wg_tensor *a_ = n->in[0], *b_ = n->in[1];                                            \
         WG_TYPED(n->dtype, {                                                                 \
             const T *ap = a_->data, *bp = b_->data, *yp = n->data, *gp = n->grad;            \
             T *ga = wg_needs_grad(a_) ? wg_grad_acc(a_) : NULL;                              \
             T *gb = wg_needs_grad(b_) ? wg_grad_acc(b_) : NULL;                              \
-            if (n->size == 1) {                                                              \
-                const T A = ap[0], B = bp[0], Y = yp[0], G = gp[0];                          \
-                (void)Y, (void)A, (void)B;                                                                     \
-                if (ga) ga[0] += (GA);                                                       \
-                if (gb) gb[0] += (GB);                                                       \
-                return;                                                                      \
-            }                                                                                \
             bc_plan p;                                                                       \
             bc_plan_make(a_, b_, n, &p);                                                     \
             if (ga)                                                                          \
@@ -218,31 +207,53 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
                 });                                                                          \
         });                                                                                  \
     }                                                                                        \
+    static void name##_vjp(wg_tensor *n)                                                     \
+    {                                                                                        \
+        if (n->size != 1) { /* then a and b have one element too */                      \
+            name##_vjp_general(n);                                                           \
+            return;                                                                          \
+        }                                                                                    \
+        wg_tensor *a_ = n->in[0], *b_ = n->in[1];                                            \
+        WG_TYPED(n->dtype, {                                                                 \
+            const T A = *(const T *)a_->data, B = *(const T *)b_->data;                      \
+            const T Y = *(const T *)n->data, G = *(const T *)n->grad;                        \
+            (void)Y, (void)A, (void)B;                                                       \
+            if (wg_needs_grad(a_)) {                                                         \
+                T *ga = wg_grad_acc(a_);                                                     \
+                if (!ga) return;                                                             \
+                *ga += (GA);                                                                 \
+            }                                                                                \
+            if (wg_needs_grad(b_)) {                                                         \
+                T *gb = wg_grad_acc(b_);                                                     \
+                if (!gb) return;                                                             \
+                *gb += (GB);                                                                 \
+            }                                                                                \
+        });                                                                                  \
+    }                                                                                        \
     const wg_op wg_op_##name = {#name, WG_OP_##name, name##_vjp};                            \
-    wg_tensor *wg__##name(wg_tape *t, wg_tensor *a, wg_tensor *b)                            \
+    static __attribute__((noinline)) wg_tensor *name##_general(wg_tape *t, wg_tensor *a, wg_tensor *b) \
     {                                                                                        \
         if (!t) {                                                                            \
             wg_set_last_error(#name ": invalid handle: the tape is NULL");                   \
             return NULL;                                                                     \
         }                                                                                    \
-        if (scalar_fast(t, a, b)) { /* two live scalars of one dtype: no checks left to fail */ \
-            wg_tensor *n = wg_node_new_scalar(t, &wg_op_##name, (wg_dtype)a->dtype);         \
-            if (!n) return NULL;                                                             \
-            n->n_in = 2;                                                                     \
-            n->in[0] = a;                                                                    \
-            n->in[1] = b;                                                                    \
-            n->flags |= (a->flags | b->flags) & WG_F_REQ;                                    \
-            WG_TYPED(n->dtype, {                                                             \
-                const T A = *(const T *)a->data, B = *(const T *)b->data;                    \
-                (void)A, (void)B;                                                            \
-                *(T *)n->data = (FWD);                                                       \
-            });                                                                              \
-            return n;                                                                        \
-        }                                                                                    \
         wg_tensor *n = binary_node(t, &wg_op_##name, &a, &b);                                \
         if (!n) return NULL;                                                                 \
         name##_kernel(n);                                                                    \
         return wg_node_done(t, n);                                                           \
+    }                                                                                        \
+    wg_tensor *wg__##name(wg_tape *t, wg_tensor *a, wg_tensor *b)                            \
+    {                                                                                        \
+        /* two live scalars of one dtype: no checks left to fail */                          \
+        if (!t || !scalar_fast(t, a, b)) return name##_general(t, a, b);                     \
+        wg_tensor *n = wg_scalar_node(t, &wg_op_##name, a->dtype, a, b);                     \
+        if (!n) return NULL;                                                                 \
+        WG_TYPED(n->dtype, {                                                                 \
+            const T A = *(const T *)a->data, B = *(const T *)b->data;                        \
+            (void)A, (void)B;                                                                \
+            *(T *)n->data = (FWD);                                                           \
+        });                                                                                  \
+        return n;                                                                            \
     }
 
 BINARY_OP(add, A + B, G, G)

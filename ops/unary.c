@@ -23,12 +23,7 @@
 static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
 {
     if (t && wg_scalar_live(t, x)) { /* nothing left to check: skip to the node */
-        wg_tensor *n = wg_node_new_scalar(t, op, (wg_dtype)x->dtype);
-        if (!n) return NULL;
-        n->n_in = 1;
-        n->in[0] = x;
-        n->flags |= x->flags & WG_F_REQ;
-        return n;
+        return wg_scalar_node(t, op, x->dtype, x, NULL);
     }
     if (!t) {
         wg_set_last_error("%s: invalid handle: the tape is NULL", op->name);
@@ -54,7 +49,7 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
         WG_TYPED(n->dtype, {                                                 \
             const T *xp = x->data, *yp = n->data, *gp = n->grad;             \
             const T C = (T)n->attr.c;                                        \
-            T *gx = wg_grad_buf(x);                                          \
+            T *gx = wg_grad_acc(x);                                          \
             if (!gx) return;                                                 \
             (void)C;                                                         \
             for (size_t i = 0; i < n->size; i++) {                           \

@@ -85,31 +85,101 @@ struct wg_tape {
     struct wg_block *first, *cur;
     size_t limit;      /* 0: no limit */
     size_t capacity;   /* sum of block sizes */
-    size_t used_total; /* bytes handed out since reset */
     wg_tensor *last;   /* newest node */
-    uint32_t n_nodes, gen, epoch;
+    /* Not next to gen: a node copies both, and one 8-byte load of the pair
+     * right after the 4-byte store of n_nodes cannot be store-forwarded (the
+     * stall cost 2.4 ns per scalar op, a third of its recording). */
+    size_t n_nodes;
+    uint32_t gen, epoch;
     bool anomaly;
     bool in_backward;
-    const char *op_name; /* the op being recorded or differentiated: names out-of-memory errors */
+    const char *op_name;       /* the op being recorded: names out-of-memory errors */
+    const wg_tensor *bw_node;  /* in backward, the node whose VJP runs: the same */
     wg_status status;
     char err[384];
 };
 
 /* ---- arena and nodes (autodiff/tape.c) --------------------------------- */
+/* Values and gradients are WG_ALIGN-aligned, nodes WG_NODE_ALIGN-aligned, and
+ * every allocation is rounded up to its alignment, so a block's `used` stays
+ * a multiple of WG_NODE_ALIGN and a node needs no padding. */
+enum { WG_ALIGN = 64, WG_NODE_ALIGN = 32 };
+_Static_assert(sizeof(struct wg_tensor) % WG_NODE_ALIGN == 0, "a node is a whole number of node slots");
+
 void *wg_arena_alloc(wg_tape *t, size_t bytes); /* 64-byte aligned; NULL + error on failure */
+/* Every field of a new node, which is then the tape's newest.  Field by
+ * field: a compound literal would zero all 160 bytes first. */
+static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int dt, int ndim, const int64_t *shape)
+{
+    n->op = op;
+    n->prev = t->last;
+    n->tape = t;
+    n->gen = t->gen;
+    n->id = (uint32_t)t->n_nodes;
+    n->grad_epoch = 0;
+    n->dtype = (uint8_t)dt;
+    n->ndim = (uint8_t)ndim;
+    n->flags = 0;
+    n->n_in = 0;
+    size_t size = 1;
+    for (int i = 0; i < WG_MAX_DIMS; i++) {
+        n->shape[i] = i < ndim ? shape[i] : 1;
+        size *= (size_t)n->shape[i];
+    }
+    n->size = size;
+    n->data = &n->val;
+    n->grad = NULL;
+    n->in[0] = n->in[1] = NULL;
+    n->aux = NULL;
+    n->val.d = 0;
+    n->gval.d = 0;
+    n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
+    t->last = n;
+    t->n_nodes++;
+}
 /* A new node with its value buffer; records the error and returns NULL on failure. */
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape);
-/* The same for a 0-d node, whose value lives inline (the scalar fast paths). */
+/* The same for a 0-d node, whose value lives inline. */
 wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt);
+/* The 0-d result of op on a, b (b NULL for a unary op), for the scalar fast
+ * paths: the bump allocation and the stores inline, a new block or out of
+ * memory through wg_node_new_scalar.  The caller computes the value. */
+static inline wg_tensor *wg_scalar_node(wg_tape *t, const wg_op *op, int dt, wg_tensor *a, wg_tensor *b)
+{
+    struct wg_block *blk = t->cur;
+    wg_tensor *n;
+    if (blk && blk->cap - blk->used >= sizeof *n) {
+        n = (wg_tensor *)(blk->mem + blk->used);
+        blk->used += sizeof *n;
+        wg_node_init(t, n, op, dt, 0, NULL);
+    } else if (!(n = wg_node_new_scalar(t, op, (wg_dtype)dt))) {
+        return NULL;
+    }
+    n->n_in = b ? 2 : 1;
+    n->in[0] = a;
+    n->in[1] = b;
+    n->flags = (a->flags | (b ? b->flags : 0)) & WG_F_REQ;
+    return n;
+}
 /* A node whose data aliases `src`'s value (no copy). */
 wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, const int64_t *shape);
 /* Gradient buffer of x for the current backward pass: allocated and zeroed on
  * first use, zeroed again if it belongs to an earlier pass (leaves excepted). */
 void *wg_grad_buf(wg_tensor *x);
-/* wg_grad_buf without the call when x's gradient is already live in this pass. */
+/* wg_grad_buf without the call when x's gradient is already live in this
+ * pass or is a 1-element intermediate's (inline, so zeroed by a store): the
+ * VJPs of a scalar chain call nothing. */
 static inline void *wg_grad_acc(wg_tensor *x)
 {
-    return x->grad && x->grad_epoch == x->tape->epoch ? x->grad : wg_grad_buf(x);
+    const uint32_t epoch = x->tape->epoch;
+    if (x->grad_epoch == epoch && x->grad) return x->grad;
+    if (x->size == 1 && !(x->flags & WG_F_LEAF)) {
+        x->gval.d = 0;
+        x->grad = &x->gval;
+        x->grad_epoch = epoch;
+        return x->grad;
+    }
+    return wg_grad_buf(x);
 }
 /* After a forward kernel ran: anomaly check, then the node is final. */
 wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
