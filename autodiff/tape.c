@@ -41,6 +41,7 @@ wg_tape *wg_tape_new_limited(size_t max_bytes)
     t->gen = 1;
     const char *env = getenv("WG_ANOMALY");
     t->anomaly = env && env[0] && strcmp(env, "0") != 0;
+    wg_tape_update_fast(t);
     return t;
 }
 
@@ -53,9 +54,10 @@ void wg_tape_reset(wg_tape *t)
     t->cur = t->first;
     t->last = NULL;
     t->n_nodes = 0;
-    t->gen++;
+    if (++t->gen == 0) t->gen = 1;
     t->status = WG_OK;
     t->err[0] = 0;
+    wg_tape_update_fast(t);
 }
 
 void wg_tape_free(wg_tape *t)
@@ -92,7 +94,9 @@ size_t wg_tape_bytes_used(const wg_tape *t) { return t ? bytes_used(t) : 0; }
 size_t wg_tape_capacity(const wg_tape *t) { return t ? t->capacity : 0; }
 void wg_tape_set_anomaly(wg_tape *t, bool on)
 {
-    if (t) t->anomaly = on;
+    if (!t) return;
+    t->anomaly = on;
+    wg_tape_update_fast(t);
 }
 
 /* The first error is the one that matters: later ones are dropped. */
@@ -105,6 +109,7 @@ void wg_tape_fail(wg_tape *t, wg_status st, const char *fmt, ...)
     else if (t->status == WG_OK) {
         vsnprintf(t->err, sizeof t->err, fmt, ap);
         t->status = st == WG_OK ? WG_ERR_ARG : st;
+        t->fast_gen = 0;
     }
     va_end(ap);
 }
@@ -205,13 +210,12 @@ static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim,
 {
     t->op_name = op->name;
     wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
-    if (n) wg_node_init(t, n, op, dt, ndim, shape);
+    if (!n) return NULL;
+    wg_node_init(t, n, op, dt, ndim, shape);
+    n->val.d = 0;
+    n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
+    n->aux = NULL;
     return n;
-}
-
-wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt)
-{
-    return node_alloc(t, op, dt, 0, NULL);
 }
 
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
@@ -717,11 +721,16 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p)
                 p->name, (int)p->dtype, p->ndim, p->numel, p->data ? "set" : "NULL", p->grad ? "set" : "NULL");
         return NULL;
     }
-    /* A leaf that reads p->data and accumulates into p->grad directly. */
+    /* A leaf that reads p->data and accumulates into p->grad directly.  A
+     * one-element value is copied inline instead, as every 1-element node
+     * keeps it (the scalar paths read val, not through data). */
     wg_tensor *n = node_alloc(t, &wg_op_leaf, p->dtype, p->ndim, p->shape);
     if (!n) return NULL;
     n->flags = WG_F_LEAF | WG_F_REQ;
-    n->data = p->data;
+    if (n->size == 1)
+        memcpy(&n->val, p->data, wg_dtype_size(p->dtype));
+    else
+        n->data = p->data;
     n->grad = p->grad;
     n->aux = p;
     return wg_node_done(t, n);

@@ -23,7 +23,9 @@
 static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
 {
     if (t && wg_scalar_live(t, x)) { /* nothing left to check: skip to the node */
-        return wg_scalar_node(t, op, x->dtype, x, NULL);
+        wg_tensor *n = wg_scalar_node(t, op, x->dtype, x, NULL);
+        if (n) n->attr.c = 0; /* the kernels read C (pow_c's sets it) */
+        return n;
     }
     if (!t) {
         wg_set_last_error("%s: invalid handle: the tape is NULL", op->name);

@@ -67,7 +67,8 @@ struct wg_tensor {
     void *data;
     void *grad;
     wg_tensor *in[2];
-    union { double d; float f; } val, gval; /* inline storage when size == 1 */
+    union { double d; float f; } val, gval; /* storage when size <= 1: then data == &val always,
+                                                 and grad == &gval unless a leaf's */
     union {
         double c;       /* pow_c exponent, weak constant value */
         int64_t i[3];   /* axis, keepdim / start, end / trans flags */
@@ -90,7 +91,8 @@ struct wg_tape {
      * right after the 4-byte store of n_nodes cannot be store-forwarded (the
      * stall cost 2.4 ns per scalar op, a third of its recording). */
     size_t n_nodes;
-    uint32_t gen, epoch;
+    uint32_t gen, epoch; /* gen: never 0 */
+    uint32_t fast_gen;   /* gen while recording needs no checks (no error, no anomaly mode), else 0 */
     bool anomaly;
     bool in_backward;
     const char *op_name;       /* the op being recorded: names out-of-memory errors */
@@ -107,8 +109,12 @@ enum { WG_ALIGN = 64, WG_NODE_ALIGN = 32 };
 _Static_assert(sizeof(struct wg_tensor) % WG_NODE_ALIGN == 0, "a node is a whole number of node slots");
 
 void *wg_arena_alloc(wg_tape *t, size_t bytes); /* 64-byte aligned; NULL + error on failure */
-/* Every field of a new node, which is then the tape's newest.  Field by
- * field: a compound literal would zero all 160 bytes first. */
+/* The fields every node needs, and the node becomes the tape's newest.
+ * Field by field: a compound literal would zero all 160 bytes first.  Left
+ * to the caller: val (the forward writes it), attr and aux (the op's own);
+ * gval is zeroed when a gradient first lands there.  The general path
+ * (node_alloc in tape.c) zeroes val, attr and aux; the scalar fast paths
+ * write what their op reads, which is all a store costs there. */
 static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int dt, int ndim, const int64_t *shape)
 {
     n->op = op;
@@ -130,35 +136,46 @@ static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int d
     n->data = &n->val;
     n->grad = NULL;
     n->in[0] = n->in[1] = NULL;
-    n->aux = NULL;
-    n->val.d = 0;
-    n->gval.d = 0;
-    n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
     t->last = n;
     t->n_nodes++;
 }
 /* A new node with its value buffer; records the error and returns NULL on failure. */
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape);
-/* The same for a 0-d node, whose value lives inline. */
-wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, wg_dtype dt);
-/* The 0-d result of op on a, b (b NULL for a unary op), for the scalar fast
- * paths: the bump allocation and the stores inline, a new block or out of
- * memory through wg_node_new_scalar.  The caller computes the value. */
-static inline wg_tensor *wg_scalar_node(wg_tape *t, const wg_op *op, int dt, wg_tensor *a, wg_tensor *b)
+/* The same for a 0-d node, whose value lives inline: the bump allocation
+ * and the stores inline (the scalar paths' only cost besides arithmetic),
+ * a new block or out of memory through wg_node_new. */
+static inline wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, int dt)
 {
     struct wg_block *blk = t->cur;
-    wg_tensor *n;
-    if (blk && blk->cap - blk->used >= sizeof *n) {
-        n = (wg_tensor *)(blk->mem + blk->used);
+    if (blk && blk->cap - blk->used >= sizeof(wg_tensor)) {
+        wg_tensor *n = (wg_tensor *)(blk->mem + blk->used);
         blk->used += sizeof *n;
         wg_node_init(t, n, op, dt, 0, NULL);
-    } else if (!(n = wg_node_new_scalar(t, op, (wg_dtype)dt))) {
-        return NULL;
+        return n;
     }
+    return wg_node_new(t, op, (wg_dtype)dt, 0, NULL);
+}
+/* The 0-d result of op on a, b (b NULL for a unary op), for the scalar fast
+ * paths.  The caller computes the value. */
+static inline void wg_node_set_inputs(wg_tensor *n, wg_tensor *a, wg_tensor *b)
+{
     n->n_in = b ? 2 : 1;
     n->in[0] = a;
     n->in[1] = b;
     n->flags = (a->flags | (b ? b->flags : 0)) & WG_F_REQ;
+}
+static inline wg_tensor *wg_scalar_node(wg_tape *t, const wg_op *op, int dt, wg_tensor *a, wg_tensor *b)
+{
+    struct wg_block *blk = t->cur;
+    wg_tensor *n;
+    if (blk && blk->cap - blk->used >= sizeof *n) { /* wg_node_new_scalar, with no dead stores */
+        n = (wg_tensor *)(blk->mem + blk->used);
+        blk->used += sizeof *n;
+        wg_node_init(t, n, op, dt, 0, NULL);
+    } else if (!(n = wg_node_new(t, op, (wg_dtype)dt, 0, NULL))) {
+        return NULL;
+    }
+    wg_node_set_inputs(n, a, b);
     return n;
 }
 /* A node whose data aliases `src`'s value (no copy). */
@@ -166,20 +183,31 @@ wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, 
 /* Gradient buffer of x for the current backward pass: allocated and zeroed on
  * first use, zeroed again if it belongs to an earlier pass (leaves excepted). */
 void *wg_grad_buf(wg_tensor *x);
-/* wg_grad_buf without the call when x's gradient is already live in this
- * pass or is a 1-element intermediate's (inline, so zeroed by a store): the
- * VJPs of a scalar chain call nothing. */
-static inline void *wg_grad_acc(wg_tensor *x)
+/* x's gradient for this pass without a call when it is already live or is a
+ * 1-element intermediate's (inline).  *first is set for the latter's first
+ * contribution in the pass: the slot holds an old value, so the VJP stores
+ * rather than adds (in a scalar chain, zero-then-add put a second store-to-
+ * load round trip on the critical path). */
+static inline void *wg_grad_slot(wg_tensor *x, bool *first)
 {
     const uint32_t epoch = x->tape->epoch;
+    *first = false;
     if (x->grad_epoch == epoch && x->grad) return x->grad;
     if (x->size == 1 && !(x->flags & WG_F_LEAF)) {
-        x->gval.d = 0;
         x->grad = &x->gval;
         x->grad_epoch = epoch;
+        *first = true;
         return x->grad;
     }
     return wg_grad_buf(x);
+}
+/* wg_grad_buf without the call when it can: the slot, zeroed if first. */
+static inline void *wg_grad_acc(wg_tensor *x)
+{
+    bool first;
+    void *g = wg_grad_slot(x, &first);
+    if (first) x->gval.d = 0;
+    return g;
 }
 /* After a forward kernel ran: anomaly check, then the node is final. */
 wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
@@ -252,7 +280,12 @@ static inline size_t wg_checked_numel(int ndim, const int64_t *shape)
  * anomaly mode.  The scalar fast paths of the ops start from this. */
 static inline bool wg_scalar_live(const wg_tape *t, const wg_tensor *x)
 {
-    return x && x->ndim == 0 && x->tape == t && x->gen == t->gen && t->status == WG_OK && !t->anomaly;
+    return x && x->ndim == 0 && x->gen == t->fast_gen && x->tape == t;
+}
+/* fast_gen after a change of gen, status or anomaly mode. */
+static inline void wg_tape_update_fast(wg_tape *t)
+{
+    t->fast_gen = t->status == WG_OK && !t->anomaly ? t->gen : 0;
 }
 
 #endif
