@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdatomic.h>
 
+#include "wg_clones.h"
 #include "wg_internal.h"
 
 enum { WG_FIRST_BLOCK = 1 << 16 };
@@ -701,9 +702,13 @@ void wg_param_free(wg_param *p)
     free(p);
 }
 
+/* In the blocks of rows the last backward wrote (wg_clones.h). */
 void wg_param_zero_grad(wg_param *p)
 {
-    if (p && p->grad) memset(p->grad, 0, p->numel * wg_dtype_size(p->dtype));
+    if (!p || !p->grad) return;
+    const size_t es = wg_dtype_size(p->dtype);
+    WG_ROW_BLOCKS(wg_param_blocks(p), wg_param_rows(p), wg_param_row_len(p), blk, lo, hi,
+                  memset((char *)p->grad + lo * es, 0, (hi - lo) * es));
 }
 
 wg_tensor *wg_use(wg_tape *t, wg_param *p)

@@ -164,6 +164,10 @@ typedef struct wg_param {
     void *data; /* float * or double *, numel elements, 64-byte aligned */
     void *grad; /* same; accumulates; zero it with wg_param_zero_grad */
     char name[48];
+    /* Set by backward: the number of threads whose blocks of rows (dim 0)
+     * wrote grad, 1 or 0 for one.  wg_param_zero_grad and wg_optim_step
+     * update the same rows on the same threads (ops/wg_clones.h). */
+    int grad_blocks;
 } wg_param;
 
 /* Zero-filled; NULL (and wg_last_error()) on a bad shape or no memory. */

@@ -35,7 +35,7 @@ double wg_accuracy_of(const wg_tensor *scores, const int *labels)
     size_t n = (size_t)wg_dim(scores, 0), c = (size_t)wg_dim(scores, 1), ok = 0;
     const void *d = wg_data(scores);
     for (size_t i = 0; i < n; i++) {
-        int p;
+        int p = 0;
         wg_argmax_rows(wg_dtype_of(scores), (const char *)d + i * c * (wg_dtype_of(scores) == WG_F32 ? 4 : 8), 1, c,
                        &p);
         ok += p == labels[i];

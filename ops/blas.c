@@ -21,6 +21,7 @@
 #include <threads.h>
 
 #include "blas.h"
+#include "wg_clones.h"
 #include "wg_tensor.h"
 
 static once_flag blas_once = ONCE_FLAG_INIT;
@@ -28,7 +29,6 @@ static char blas_choice[224];
 static char blas_info[400];
 int wg_n_threads = 1;
 
-enum { WG_GEMM_THREAD_MIN = 1 << 24 }; /* multiply-adds; see wg_gemm */
 
 static int cpu_is_amd(void)
 {
@@ -198,11 +198,6 @@ int wg_get_num_threads(void) { return wg_n_threads; }
  * the compiler vectorises without reassociating a reduction.  beta = 0
  * overwrites C without reading it, as BLIS does. */
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define WG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define WG_CLONES
-#endif
 
 #define SMALL_KERNELS(T, SUF, FMA, L)                                                                      \
     WG_CLONES static void dot_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t rs_a,  \
@@ -217,10 +212,15 @@ int wg_get_num_threads(void) { return wg_n_threads; }
                 const T *bj[4];                                                                           \
                 for (int64_t q = 0; q < 4; q++) bj[q] = b + (j + (q < nj ? q : 0)) * cs_b;                \
                 for (int64_t p = 0; p < kv; p += L)                                                       \
+                    _Pragma("GCC unroll 4") /* else acc[q] lives on the stack: a store-load per FMA */   \
                     for (int q = 0; q < 4; q++)                                                           \
                         for (int l = 0; l < L; l++) acc[q][l] = FMA(ai[p + l], bj[q][p + l], acc[q][l]);  \
+                /* the lanes summed by halving, which vectorises (one lane at a time did not) */           \
+                for (int w = L / 2; w > 0; w /= 2)                                                        \
+                    for (int q = 0; q < 4; q++)                                                           \
+                        for (int l = 0; l < w; l++) acc[q][l] += acc[q][l + w];                           \
                 for (int q = 0; q < 4; q++) {                                                             \
-                    for (int l = 0; l < L; l++) sum[q] += acc[q][l];                                      \
+                    sum[q] = acc[q][0];                                                                   \
                     for (int64_t p = kv; p < k; p++) sum[q] = FMA(ai[p], bj[q][p], sum[q]);               \
                 }                                                                                         \
                 for (int64_t q = 0; q < nj; q++) {                                                        \
@@ -251,7 +251,7 @@ int wg_get_num_threads(void) { return wg_n_threads; }
                            int64_t cs_a, const T *b, int64_t rs_b, int64_t cs_b, T beta, T *c,            \
                            int64_t rs_c, int64_t cs_c)                                                    \
     {                                                                                                     \
-        if (cs_a == 1 && rs_b == 1 && (m <= WG_THIN || (n <= WG_NARROW && m <= WG_SHORT) || k * m * n <= WG_TINY)) {       \
+        if (cs_a == 1 && rs_b == 1 && (m <= WG_THIN || n <= WG_NARROW || k * m * n <= WG_TINY)) {       \
             dot_##SUF(m, n, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c, cs_c);                             \
             return 1;                                                                                     \
         }                                                                                                 \
@@ -276,11 +276,72 @@ enum { WG_THIN = 4, WG_NARROW = 16, WG_SHORT = 32, WG_TINY = 32 * 32 * 32 };
 SMALL_KERNELS(float, s, fmaf, 16)
 SMALL_KERNELS(double, d, fma, 8)
 
-void wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
-             int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
-             int64_t rs_c, int64_t cs_c)
+/* One block on this thread: a small-product kernel where one fits, else
+ * BLIS on one thread (a per-call runtime object). */
+static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
+                     int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
+                     int64_t rs_c, int64_t cs_c)
 {
-    if (m <= 0 || n <= 0) return;
+    if (dt == WG_F32 ? small_s(m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b, (float)beta, c, rs_c, cs_c)
+                     : small_d(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c))
+        return;
+    wg_blas_init();
+    rntm_t one = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(1, &one);
+    if (dt == WG_F32) {
+        float al = (float)alpha, be = (float)beta;
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (float *)a, rs_a, cs_a,
+                     (float *)b, rs_b, cs_b, &be, c, rs_c, cs_c, NULL, &one);
+    } else {
+        double al = alpha, be = beta;
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (double *)a, rs_a, cs_a,
+                     (double *)b, rs_b, cs_b, &be, c, rs_c, cs_c, NULL, &one);
+    }
+}
+
+/* On several threads, C's columns are cut into one block per thread (a
+ * multiple of 16 columns each) and every block is a one-thread BLIS call on
+ * libgomp's threads, the pool BLIS's own threads come from.  BLIS's
+ * threading splits loops it picks by itself, and at the MLP shapes of
+ * bench/compare (2 threads; microseconds, 1 thread / BLIS on 2 / blocks):
+ *
+ *   y = x W^T      128 x 128 x 784    183 / 156 / 131
+ *   dW^T = x^T dy  784 x 128 x 128    151 / 128 / 113
+ *   y = x W^T      128 x 512 x 784    668 / 440 / 430
+ *   dW^T = x^T dy  784 x 512 x 128    532 / 420 / 320
+ *   dx = dy W      128 x 784 x 512    590 / 414 / 418
+ *   y = x W^T      128 x 512 x 512    494 / 328 / 335
+ *
+ * Below WG_SPLIT_MIN multiply-adds the wake-up of a second thread costs more
+ * than half the product. */
+enum { WG_SPLIT_MIN = 1 << 21 };
+
+static int gemm_split(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
+                      int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
+                      int64_t rs_c, int64_t cs_c)
+{
+    const int parts = wg_n_threads < WG_MAX_BLOCKS ? wg_n_threads : WG_MAX_BLOCKS;
+    const int64_t block = wg_block_rows(n, parts);
+    if (parts < 2 || block >= n || (double)m * (double)n * (double)k < WG_SPLIT_MIN) {
+        gemm_one(dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
+        return 1;
+    }
+    const size_t es = dt == WG_F32 ? sizeof(float) : sizeof(double);
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int p = 0; p < parts; p++) {
+        const int64_t j0 = p * block, nj = n - j0 < block ? n - j0 : block;
+        if (nj > 0)
+            gemm_one(dt, m, nj, k, alpha, a, rs_a, cs_a, (const char *)b + (size_t)(j0 * cs_b) * es, rs_b, cs_b,
+                     beta, (char *)c + (size_t)(j0 * cs_c) * es, rs_c, cs_c);
+    }
+    return parts;
+}
+
+int wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
+            int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
+            int64_t rs_c, int64_t cs_c)
+{
+    if (m <= 0 || n <= 0) return 1;
     if (k <= 0) { /* BLIS wants k >= 1 for the typed API; C = beta C */
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
@@ -292,29 +353,7 @@ void wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *
                     *p = beta == 0 ? 0.0 : beta * *p;
                 }
             }
-        return;
+        return 1;
     }
-    if (dt == WG_F32 ? small_s(m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b, (float)beta, c, rs_c, cs_c)
-                     : small_d(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c))
-        return;
-    wg_blas_init();
-    /* Below about 2^24 multiply-adds, splitting a GEMM over threads costs more
-     * than it gains (measured with bench/compare at 2 threads: a 784-128-10
-     * step at batch 128, whose largest GEMM is 12.8M, ran 0.50 ms on 2 threads
-     * and 0.44 ms on 1; 784-512-512-10, 51M, gained), so small ones run on
-     * one thread through a per-call runtime object. */
-    rntm_t one = BLIS_RNTM_INITIALIZER, *rntm = NULL;
-    if (wg_n_threads > 1 && (double)m * (double)n * (double)k < WG_GEMM_THREAD_MIN) {
-        bli_rntm_set_num_threads(1, &one);
-        rntm = &one;
-    }
-    if (dt == WG_F32) {
-        float al = (float)alpha, be = (float)beta;
-        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (float *)a, rs_a, cs_a,
-                     (float *)b, rs_b, cs_b, &be, c, rs_c, cs_c, NULL, rntm);
-    } else {
-        double al = alpha, be = beta;
-        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (double *)a, rs_a, cs_a,
-                     (double *)b, rs_b, cs_b, &be, c, rs_c, cs_c, NULL, rntm);
-    }
+    return gemm_split(dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
 }

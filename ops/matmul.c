@@ -14,6 +14,7 @@
  * a 3-D one is used by every batch.  [B,m,k]@[k,n] is one GEMM of B*m rows.
  */
 #include "blas.h"
+#include "wg_clones.h"
 #include "wg_internal.h"
 
 typedef struct {
@@ -46,6 +47,16 @@ static mm_geom geom_of(const wg_tensor *a, const wg_tensor *b, bool ta, bool tb)
     return g;
 }
 
+/* A parameter's gradient written as op(X) with unit row stride (X used
+ * transposed, as a dense layer's W) had its column blocks on separate
+ * threads, and those columns are X's rows: record how many blocks, for
+ * zero_grad and the optimisers (wg_clones.h).  Any other layout: one. */
+static void note_blocks(wg_tensor *x, int parts, int64_t batch, int64_t rs)
+{
+    if (x->op != &wg_op_leaf || !x->aux) return; /* not a parameter (wg_use) */
+    ((wg_param *)x->aux)->grad_blocks = batch == 1 && rs == 1 && x->ndim == 2 ? parts : 1;
+}
+
 static void matmul_vjp(wg_tensor *n)
 {
     wg_tensor *a = n->in[0], *b = n->in[1];
@@ -54,15 +65,18 @@ static void matmul_vjp(wg_tensor *n)
     const char *ap = a->data, *bp = b->data, *gc = n->grad;
     char *ga = wg_needs_grad(a) ? wg_grad_buf(a) : NULL;
     char *gb = wg_needs_grad(b) ? wg_grad_buf(b) : NULL;
+    int parts_a = 1, parts_b = 1;
     for (int64_t i = 0; i < g.batch; i++) {
         const char *dc = gc + (size_t)(i * g.m * g.n) * es;
         if (ga) /* d op(A)[m,k] += dC[m,n] * op(B)^T[n,k] */
-            wg_gemm(n->dtype, g.m, g.k, g.n, 1.0, dc, g.n, 1, bp + (size_t)(i * g.bs_b) * es, g.cs_b, g.rs_b, 1.0,
-                    ga + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a);
+            parts_a = wg_gemm(n->dtype, g.m, g.k, g.n, 1.0, dc, g.n, 1, bp + (size_t)(i * g.bs_b) * es, g.cs_b,
+                              g.rs_b, 1.0, ga + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a);
         if (gb) /* d op(B)[k,n] += op(A)^T[k,m] * dC[m,n] */
-            wg_gemm(n->dtype, g.k, g.n, g.m, 1.0, ap + (size_t)(i * g.bs_a) * es, g.cs_a, g.rs_a, dc, g.n, 1, 1.0,
-                    gb + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b);
+            parts_b = wg_gemm(n->dtype, g.k, g.n, g.m, 1.0, ap + (size_t)(i * g.bs_a) * es, g.cs_a, g.rs_a, dc, g.n,
+                              1, 1.0, gb + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b);
     }
+    if (ga) note_blocks(a, parts_a, g.batch, g.rs_a);
+    if (gb) note_blocks(b, parts_b, g.batch, g.rs_b);
 }
 const wg_op wg_op_matmul = {"matmul", WG_OP_matmul, matmul_vjp};
 

@@ -5,26 +5,31 @@
  * arithmetic of the f32 kernels runs in float, like PyTorch's.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "wg_clones.h"
 #include "wg_optim.h"
+#include "wg_tensor.h"
 
 /* ---- kernels ------------------------------------------------------------ */
 
+/* Compiled for the CPU's vector width (WG_CLONES); wg_optim_step runs them
+ * over a parameter's blocks of rows (wg_clones.h). */
 #define DEFINE_KERNELS(T, SFX)                                                                      \
-    void wg_sgd_step_##SFX(size_t n, T lr, T *w, const T *g)                                        \
+    WG_CLONES void wg_sgd_step_##SFX(size_t n, T lr, T *w, const T *g)                              \
     {                                                                                               \
         for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];                                           \
     }                                                                                               \
-    void wg_momentum_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)                      \
+    WG_CLONES void wg_momentum_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)            \
     {                                                                                               \
         for (size_t i = 0; i < n; i++) {                                                            \
             dw[i] = -lr * g[i] + mu * dw[i];                                                        \
             w[i] += dw[i];                                                                          \
         }                                                                                           \
     }                                                                                               \
-    void wg_nesterov_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)                      \
+    WG_CLONES void wg_nesterov_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)            \
     {                                                                                               \
         for (size_t i = 0; i < n; i++) {                                                            \
             T prev = dw[i];                                                                         \
@@ -32,8 +37,8 @@
             w[i] += (1 + mu) * dw[i] - mu * prev;                                                   \
         }                                                                                           \
     }                                                                                               \
-    void wg_adam_step_##SFX(size_t n, int64_t t, double lr, double b1, double b2, double eps, double wd, \
-                            T *w, const T *g, T *m, T *v)                                           \
+    WG_CLONES void wg_adam_step_##SFX(size_t n, int64_t t, double lr, double b1, double b2, double eps, \
+                                      double wd, T *w, const T *g, T *m, T *v)                      \
     {                                                                                               \
         /* bias corrections 1 - b^t, computed once per step */                                      \
         const T c1 = (T)(1.0 - pow(b1, (double)t)), c2 = (T)(1.0 - pow(b2, (double)t));             \
@@ -45,6 +50,20 @@
             T mhat = m[i] / c1, vhat = v[i] / c2;                                                   \
             w[i] -= a * mhat / (SQRT(vhat) + e);                                                    \
         }                                                                                           \
+    }                                                                                               \
+    /* The sum of squares in double, in 32 lanes: a vector loop, where one */                       \
+    /* running sum was one add per element at the add's latency. */                                \
+    WG_CLONES static double sumsq_##SFX(size_t n, const T *g)                                       \
+    {                                                                                               \
+        double acc[32] = {0}, s = 0;                                                                \
+        const size_t nv = n - n % 32;                                                               \
+        for (size_t i = 0; i < nv; i += 32)                                                         \
+            for (int l = 0; l < 32; l++) acc[l] += (double)g[i + l] * (double)g[i + l];             \
+        for (int w = 16; w > 0; w /= 2)                                                             \
+            for (int l = 0; l < w; l++) acc[l] += acc[l + w];                                       \
+        s = acc[0];                                                                                 \
+        for (size_t i = nv; i < n; i++) s += (double)g[i] * (double)g[i];                           \
+        return s;                                                                                   \
     }
 
 #define SQRT sqrtf
@@ -63,22 +82,23 @@ void wg_perceptron_rule(size_t n, double alpha, double y, double y_pred, double 
 
 /* ---- parameter lists ---------------------------------------------------- */
 
-static double elem(const wg_param *p, const void *a, size_t i)
+/* A parameter's sum of squared gradient entries, over its blocks of rows. */
+static double param_sumsq(const wg_param *p)
 {
-    return p->dtype == WG_F32 ? (double)((const float *)a)[i] : ((const double *)a)[i];
+    double part[WG_MAX_BLOCKS] = {0}, s = 0;
+    const int parts = wg_param_blocks(p);
+    WG_ROW_BLOCKS(parts, wg_param_rows(p), wg_param_row_len(p), blk, lo, hi,
+                  part[blk] = p->dtype == WG_F32 ? sumsq_f32(hi - lo, (const float *)p->grad + lo)
+                                                 : sumsq_f64(hi - lo, (const double *)p->grad + lo));
+    for (int k = 0; k < parts; k++) s += part[k];
+    return s;
 }
 
 double wg_grad_norm(size_t n, wg_param *const *ps)
 {
     double s = 0;
-    for (size_t k = 0; ps && k < n; k++) {
-        const wg_param *p = ps[k];
-        if (!p || !p->grad) continue;
-        for (size_t i = 0; i < p->numel; i++) {
-            double g = elem(p, p->grad, i);
-            s += g * g;
-        }
-    }
+    for (size_t k = 0; ps && k < n; k++)
+        if (ps[k] && ps[k]->grad) s += param_sumsq(ps[k]);
     return sqrt(s);
 }
 
@@ -235,6 +255,34 @@ void wg_optim_reset(wg_optim *o)
     o->last_grad_norm = 0;
 }
 
+/* Parameter k's elements [lo, lo + n) take one step. */
+static void step_block(wg_optim *o, size_t k, double lr, int64_t t, double wd, size_t lo, size_t n)
+{
+    const wg_optim_config *c = &o->cfg;
+    wg_param *p = o->params[k];
+    if (p->dtype == WG_F32) {
+        float *w = (float *)p->data + lo, *g = (float *)p->grad + lo;
+        float *b1 = o->buf1[k] ? (float *)o->buf1[k] + lo : NULL, *b2 = o->buf2[k] ? (float *)o->buf2[k] + lo : NULL;
+        switch (c->kind) {
+        case WG_OPT_SGD: wg_sgd_step_f32(n, (float)lr, w, g); break;
+        case WG_OPT_MOMENTUM: wg_momentum_step_f32(n, (float)lr, (float)c->momentum, w, g, b1); break;
+        case WG_OPT_NESTEROV: wg_nesterov_step_f32(n, (float)lr, (float)c->momentum, w, g, b1); break;
+        case WG_OPT_ADAM:
+        case WG_OPT_ADAMW: wg_adam_step_f32(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2); break;
+        }
+    } else {
+        double *w = (double *)p->data + lo, *g = (double *)p->grad + lo;
+        double *b1 = o->buf1[k] ? (double *)o->buf1[k] + lo : NULL, *b2 = o->buf2[k] ? (double *)o->buf2[k] + lo : NULL;
+        switch (c->kind) {
+        case WG_OPT_SGD: wg_sgd_step_f64(n, lr, w, g); break;
+        case WG_OPT_MOMENTUM: wg_momentum_step_f64(n, lr, c->momentum, w, g, b1); break;
+        case WG_OPT_NESTEROV: wg_nesterov_step_f64(n, lr, c->momentum, w, g, b1); break;
+        case WG_OPT_ADAM:
+        case WG_OPT_ADAMW: wg_adam_step_f64(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2); break;
+        }
+    }
+}
+
 int wg_optim_step_lr(wg_optim *o, double lr)
 {
     if (!o) {
@@ -262,29 +310,10 @@ int wg_optim_step_lr(wg_optim *o, double lr)
         wg_weight_decay_grad(o->n, o->params, c->weight_decay, c->decay_biases);
     for (size_t k = 0; k < o->n; k++) {
         wg_param *p = o->params[k];
-        size_t n = p->numel;
         int64_t t = ++o->step[k];
         double wd = c->kind == WG_OPT_ADAMW && (c->decay_biases || !is_bias(p)) ? c->weight_decay : 0.0;
-        bool f = p->dtype == WG_F32;
-        switch (c->kind) {
-        case WG_OPT_SGD:
-            if (f) wg_sgd_step_f32(n, (float)lr, p->data, p->grad);
-            else wg_sgd_step_f64(n, lr, p->data, p->grad);
-            break;
-        case WG_OPT_MOMENTUM:
-            if (f) wg_momentum_step_f32(n, (float)lr, (float)c->momentum, p->data, p->grad, o->buf1[k]);
-            else wg_momentum_step_f64(n, lr, c->momentum, p->data, p->grad, o->buf1[k]);
-            break;
-        case WG_OPT_NESTEROV:
-            if (f) wg_nesterov_step_f32(n, (float)lr, (float)c->momentum, p->data, p->grad, o->buf1[k]);
-            else wg_nesterov_step_f64(n, lr, c->momentum, p->data, p->grad, o->buf1[k]);
-            break;
-        case WG_OPT_ADAM:
-        case WG_OPT_ADAMW:
-            if (f) wg_adam_step_f32(n, t, lr, c->beta1, c->beta2, c->eps, wd, p->data, p->grad, o->buf1[k], o->buf2[k]);
-            else wg_adam_step_f64(n, t, lr, c->beta1, c->beta2, c->eps, wd, p->data, p->grad, o->buf1[k], o->buf2[k]);
-            break;
-        }
+        WG_ROW_BLOCKS(wg_param_blocks(p), wg_param_rows(p), wg_param_row_len(p), blk, lo, hi,
+                      step_block(o, k, lr, t, wd, lo, hi - lo));
     }
     return 0;
 }

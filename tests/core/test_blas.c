@@ -146,12 +146,40 @@ static void matmul_case(int64_t m, int64_t n, int64_t k)
 int main(void)
 {
     wg_rng_seed(&cu_rng, 130);
-    for (int i = 0; i < N_SIZES; i++)
-        for (int j = 0; j < N_SIZES; j++)
-            for (int l = 0; l < N_SIZES; l++) {
-                gemm_case(sizes[i], sizes[j], sizes[l]);
-                matmul_case(sizes[i], sizes[j], sizes[l]);
-            }
+    /* On 2 and 3 threads 130^3 (above ops/blas.c's WG_SPLIT_MIN) is cut into
+     * column blocks (80 + 50; 48 + 48 + 34), each a kernel or BLIS call of
+     * its own. */
+    for (int threads = 1; threads <= 3; threads++) {
+        wg_set_num_threads(threads);
+        for (int i = 0; i < N_SIZES; i++)
+            for (int j = 0; j < N_SIZES; j++)
+                for (int l = 0; l < N_SIZES; l++) {
+                    gemm_case(sizes[i], sizes[j], sizes[l]);
+                    matmul_case(sizes[i], sizes[j], sizes[l]);
+                }
+    }
+    /* The matmul VJP records how many threads' row blocks wrote a dense
+     * weight's gradient (x W^T, W [out, in]): the blocks zero_grad and the
+     * optimisers reuse.  130^3 multiply-adds split; 7 x 130 x 130 does not. */
+    for (int threads = 1; threads <= 3; threads++) {
+        wg_set_num_threads(threads);
+        for (int big = 0; big < 2; big++) {
+            const int64_t rows = big ? 130 : 7, ws[2] = {130, 130}, xs[2] = {rows, 130};
+            wg_param *W = wg_param_new(WG_F32, 2, ws);
+            wg_tape *t = wg_tape_new();
+            wg_tensor *x = wg_full(t, WG_F32, 2, xs, 0.5);
+            wg_tensor *y = wg_sum(t, wg_matmul_ex(t, x, wg_use(t, W), false, true));
+            CHECK(y && wg_backward(t, y) == 0, "dense backward: %s", wg_tape_error(t));
+            int want = big ? threads : 1;
+            CHECK(W->grad_blocks == want, "%lld x 130 x 130 on %d threads: grad_blocks %d, want %d", (long long)rows,
+                  threads, W->grad_blocks, want);
+            CHECK(wg_get(x, 0) == 0.5 && ((float *)W->grad)[130 * 129 + 7] == (float)(0.5 * (double)rows),
+                  "dW = sum over rows of x: %g", ((float *)W->grad)[130 * 129 + 7]);
+            wg_tape_free(t);
+            wg_param_free(W);
+        }
+    }
+    wg_set_num_threads(1);
     printf("largest normalised residual: f32 %.3g, f64 %.3g (bound 1)\n", worst[0], worst[1]);
     printf("%s\n", wg_blas_info());
     return wg_test_done("test_blas");

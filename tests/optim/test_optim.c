@@ -274,6 +274,62 @@ static void test_perceptron(void)
     CHECK(errors == 0, "perceptron learns AND (%d epochs)", epochs);
 }
 
+/* A parameter whose gradient a split backward wrote (grad_blocks = 2 or 3)
+ * is stepped, zeroed and measured in blocks of rows on as many threads: the
+ * result must equal the one-thread result, bit for bit for the elementwise
+ * steps and to 1e-12 for the norm (its sums run in another order).  The
+ * shape has a row count that does not divide evenly (200 rows: blocks of
+ * 112 + 88 and 80 + 80 + 40) and a row length that is not a multiple of 16. */
+static void test_row_blocks(void)
+{
+    const int64_t shape[2] = {200, 333};
+    for (int kind = WG_OPT_SGD; kind <= WG_OPT_ADAMW; kind++) {
+        for (int dt = 0; dt < 2; dt++) {
+            wg_param *p[4];
+            double norm[4];
+            for (int v = 0; v < 4; v++) { /* blocks 1 (reference), 2, 3, and 2 on one thread */
+                p[v] = wg_param_new(dt ? WG_F64 : WG_F32, 2, shape);
+                wg_rng r;
+                wg_rng_seed(&r, 77);
+                for (size_t i = 0; i < p[v]->numel; i++) {
+                    double w = wg_rng_normal(&r), g = wg_rng_normal(&r);
+                    if (dt) ((double *)p[v]->data)[i] = w, ((double *)p[v]->grad)[i] = g;
+                    else ((float *)p[v]->data)[i] = (float)w, ((float *)p[v]->grad)[i] = (float)g;
+                }
+                p[v]->grad_blocks = v == 0 ? 1 : v == 1 ? 2 : v == 2 ? 3 : 2;
+                wg_set_num_threads(v == 3 ? 1 : v == 0 ? 1 : v + 1);
+                wg_optim_config oc = wg_optim_defaults((wg_opt_kind)kind);
+                wg_optim *o = wg_optim_new(&oc, 1, &p[v]);
+                CHECK(o != NULL, "optim_new: %s", wg_last_error());
+                if (!o) return;
+                norm[v] = wg_grad_norm(1, &p[v]);
+                for (int step = 0; step < 3; step++) CHECK(wg_optim_step(o) == 0, "step: %s", wg_last_error());
+                wg_optim_free(o);
+            }
+            size_t bytes = p[0]->numel * (dt ? 8 : 4);
+            for (int v = 1; v < 4; v++) {
+                CHECK(memcmp(p[v]->data, p[0]->data, bytes) == 0, "%s %s, %d blocks on %d threads: weights differ "
+                      "from the one-thread step", wg_opt_name((wg_opt_kind)kind), dt ? "f64" : "f32", p[v]->grad_blocks,
+                      v == 3 ? 1 : v + 1);
+                CHECK(fabs(norm[v] - norm[0]) <= 1e-12 * norm[0], "%s: norm %.17g in blocks, %.17g in one",
+                      dt ? "f64" : "f32", norm[v], norm[0]);
+            }
+            /* zero_grad in blocks clears every element */
+            for (int v = 1; v < 3; v++) {
+                wg_set_num_threads(v + 1);
+                wg_param_zero_grad(p[v]);
+                size_t nonzero = 0;
+                for (size_t i = 0; i < p[v]->numel; i++)
+                    nonzero += dt ? ((double *)p[v]->grad)[i] != 0 : ((float *)p[v]->grad)[i] != 0;
+                CHECK(nonzero == 0, "zero_grad in %d blocks left %zu of %zu entries", p[v]->grad_blocks, nonzero,
+                      p[v]->numel);
+            }
+            for (int v = 0; v < 4; v++) wg_param_free(p[v]);
+        }
+    }
+    wg_set_num_threads(1);
+}
+
 int main(void)
 {
     test_first_steps();
@@ -283,5 +339,6 @@ int main(void)
     test_schedules();
     test_early_stopping();
     test_perceptron();
+    test_row_blocks();
     return wg_test_done("optim");
 }
