@@ -64,7 +64,8 @@ typedef struct {
     wg_mlp *net;
     size_t n_params;
     wg_param *const *params;
-    float **init; /* the initial values of params, to restore */
+    wg_optim *opt; /* SGD, as the README's training loop uses an optimiser */
+    float **init;  /* the initial values of params, to restore */
 } mlp;
 
 static mlp nets[2]; /* a: 784-128-10, b: 784-512-512-10 */
@@ -77,7 +78,11 @@ static int mlp_load(mlp *m, const char *dir, char tag, int n_sizes, const int64_
     m->net = wg_mlp_new(WG_F32, n_sizes, sizes, WG_ACT_RELU, WG_ACT_IDENTITY, NAN);
     if (!m->net) return -1;
     m->params = wg_mlp_params(m->net, &m->n_params);
+    wg_optim_config oc = wg_optim_defaults(WG_OPT_SGD);
+    oc.lr = LR;
+    m->opt = wg_optim_new(&oc, m->n_params, m->params);
     m->init = calloc(m->n_params, sizeof *m->init);
+    if (!m->opt || !m->init) return -1;
     for (size_t i = 0; i < m->n_params; i++) { /* W_1, b_1, W_2, b_2, ... */
         char name[64];
         snprintf(name, sizeof name, "mlp_%c_%c%zu.f32", tag, i % 2 ? 'b' : 'w', i / 2 + 1);
@@ -106,11 +111,11 @@ static double mlp_step(mlp *m, wg_tape *t, const float *x, const int *labels, in
         return NAN;
     }
     double v = wg_item(loss);
-    for (size_t i = 0; i < m->n_params; i++) {
-        wg_param *p = m->params[i];
-        wg_sgd_step_f32(p->numel, LR, p->data, p->grad);
+    if (wg_optim_step(m->opt) != 0) {
+        fprintf(stderr, "wg_bench: %s\n", wg_last_error());
+        return NAN;
     }
-    wg_mlp_zero_grad(m->net);
+    wg_optim_zero_grad(m->opt);
     return v;
 }
 
