@@ -26,6 +26,7 @@ ROOT = os.path.dirname(HERE)
 UNITS = {"scalar_chain": "ns/op", "scalar_chain_floor": "ns/op", "seed_expression": "ns/eval",
          "mlp_a_b128": "ms/step", "mlp_a_b32": "ms/step", "mlp_a_b1": "ms/step", "mlp_b_b128": "ms/step",
          "mnist_epoch": "s/epoch"}
+PAUSE = 0.2  # seconds between two workers
 MLP = ["mlp_a_b128", "mlp_a_b32", "mlp_a_b1", "mlp_b_b128"]
 
 
@@ -175,7 +176,15 @@ def main():
                     v = w.ask(cmd)["value"]
                     if r >= warm:
                         m[s].append(v)
-                    time.sleep(0.02)  # let OpenMP threads of the side that ran go idle
+                    # Let the threads of the side that ran go idle before the next
+                    # one runs: OpenBLAS's spin for up to 2^28 cycles (its default
+                    # THREAD_TIMEOUT, about 80 ms here), libgomp's for well under
+                    # a millisecond.  With 20 ms the spinning threads of the side
+                    # before shared the two cores with the side measured: a
+                    # 2-thread step that forks and joins often (784-128-10 at
+                    # batch 32) read 2.9 ms instead of 0.17, the BLIS floor 4.3
+                    # instead of 0.39.
+                    time.sleep(PAUSE)
             meas[(wl, n)] = {s: statistics.median(v) for s, v in m.items()}
             meas[(wl, n)]["_all"] = m
             print(f"  measured {wl} at {n} thread(s) ({time.time() - t_start:.0f} s)", file=sys.stderr)

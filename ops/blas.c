@@ -312,9 +312,12 @@ static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, cons
  *   dx = dy W      128 x 784 x 512    590 / 414 / 418
  *   y = x W^T      128 x 512 x 512    494 / 328 / 335
  *
- * Below WG_SPLIT_MIN multiply-adds the wake-up of a second thread costs more
- * than half the product. */
-enum { WG_SPLIT_MIN = 1 << 21 };
+ * Below WG_SPLIT_MIN multiply-adds the split gains nothing: an empty
+ * fork and join of two threads costs 2-4 us on this 2-core VM, and the rows
+ * a core did not compute have to cross to it.  784-128-10 at batch 32, whose
+ * GEMMs are 3.2M, ran 0.16 ms on 2 threads split and 0.16 on 1; at batch
+ * 128 (12.8M) the split took the step from 0.43 to 0.37 ms. */
+enum { WG_SPLIT_MIN = 1 << 23 };
 
 static int gemm_split(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
                       int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,

@@ -23,8 +23,8 @@
 #include "core_util.h"
 #include "wg_test.h"
 
-static const int64_t sizes[] = {1, 7, 33, 130};
-enum { N_SIZES = sizeof sizes / sizeof sizes[0], MAXD = 130 };
+static const int64_t sizes[] = {1, 7, 33, 130, 210};
+enum { N_SIZES = sizeof sizes / sizeof sizes[0], MAXD = 210 };
 
 static double worst[2]; /* per dtype */
 
@@ -146,9 +146,9 @@ static void matmul_case(int64_t m, int64_t n, int64_t k)
 int main(void)
 {
     wg_rng_seed(&cu_rng, 130);
-    /* On 2 and 3 threads 130^3 (above ops/blas.c's WG_SPLIT_MIN) is cut into
-     * column blocks (80 + 50; 48 + 48 + 34), each a kernel or BLIS call of
-     * its own. */
+    /* On 2 and 3 threads the largest products (210^3 = 2^23.1, above
+     * ops/blas.c's WG_SPLIT_MIN) are cut into column blocks (112 + 98;
+     * 80 + 80 + 50), each a kernel or BLIS call of its own. */
     for (int threads = 1; threads <= 3; threads++) {
         wg_set_num_threads(threads);
         for (int i = 0; i < N_SIZES; i++)
@@ -160,11 +160,12 @@ int main(void)
     }
     /* The matmul VJP records how many threads' row blocks wrote a dense
      * weight's gradient (x W^T, W [out, in]): the blocks zero_grad and the
-     * optimisers reuse.  130^3 multiply-adds split; 7 x 130 x 130 does not. */
+     * optimisers reuse.  512 x 130 x 130 multiply-adds split; 7 x 130 x 130
+     * do not. */
     for (int threads = 1; threads <= 3; threads++) {
         wg_set_num_threads(threads);
         for (int big = 0; big < 2; big++) {
-            const int64_t rows = big ? 130 : 7, ws[2] = {130, 130}, xs[2] = {rows, 130};
+            const int64_t rows = big ? 512 : 7, ws[2] = {130, 130}, xs[2] = {rows, 130};
             wg_param *W = wg_param_new(WG_F32, 2, ws);
             wg_tape *t = wg_tape_new();
             wg_tensor *x = wg_full(t, WG_F32, 2, xs, 0.5);
