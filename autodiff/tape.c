@@ -463,6 +463,39 @@ wg_tensor *wg_tensor_new(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape
     return wg_node_done(t, n);
 }
 
+wg_tensor *wg_tensor_view(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, const void *data)
+{
+    if (!tape_ok(t, "tensor_view")) return NULL;
+    if (!check_shape_arg(t, "tensor_view", ndim, shape)) return NULL;
+    if (dt != WG_F32 && dt != WG_F64) {
+        wg_tape_fail(t, WG_ERR_DTYPE, "tensor_view: unknown dtype %d", (int)dt);
+        return NULL;
+    }
+    if (!data) {
+        wg_tape_fail(t, WG_ERR_ARG, "tensor_view: data is NULL");
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) {
+            wg_tape_fail(t, WG_ERR_SHAPE, "tensor_view: invalid dimension %lld at axis %d", (long long)shape[i], i);
+            return NULL;
+        }
+    if (wg_checked_numel(ndim, shape) == SIZE_MAX) {
+        wg_tape_fail(t, WG_ERR_NOMEM, "tensor_view: out of memory: tensor too large");
+        return NULL;
+    }
+    wg_tensor *n = node_alloc(t, &wg_op_leaf, dt, ndim, shape);
+    if (!n) return NULL;
+    n->flags = WG_F_LEAF;
+    if (n->size > 1) {
+        n->data = (void *)data; /* read only: a leaf's value is never written */
+        n->flags |= WG_F_ALIAS;
+    } else if (n->size == 1) {
+        memcpy(&n->val, data, wg_dtype_size(dt)); /* every 1-element node keeps its value inline */
+    }
+    return wg_node_done(t, n);
+}
+
 wg_tensor *wg_full(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, double v)
 {
     wg_tensor *n = wg_tensor_new(t, dt, ndim, shape, NULL, false);

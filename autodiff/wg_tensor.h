@@ -102,6 +102,11 @@ wg_tensor *wg_scalar(wg_tape *t, wg_dtype dt, double v, bool requires_grad);
  * NULL.  ndim 0..4; a dimension may be 0 (an empty tensor). */
 wg_tensor *wg_tensor_new(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape,
                          const void *data, bool requires_grad);
+/* A constant leaf that reads `data` in place, without a copy (torch's
+ * from_numpy): the caller's array must stay alive and unchanged until the
+ * tape is reset.  For a batch taken from a dataset array each step.  No
+ * gradient; a one-element view copies its value.  data must not be NULL. */
+wg_tensor *wg_tensor_view(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, const void *data);
 /* Constant leaves filled with one value. */
 wg_tensor *wg_full(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, double v);
 wg_tensor *wg_full_like(wg_tape *t, const wg_tensor *x, double v);

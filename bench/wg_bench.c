@@ -104,7 +104,7 @@ static double mlp_step(mlp *m, wg_tape *t, const float *x, const int *labels, in
 {
     wg_tape_reset(t);
     int64_t xs[2] = {B, IN};
-    wg_tensor *in = wg_tensor_new(t, WG_F32, 2, xs, x, false);
+    wg_tensor *in = wg_tensor_view(t, WG_F32, 2, xs, x); /* the batch in place, as torch reads it */
     wg_tensor *loss = wg_nn_softmax_cross_entropy_idx(t, wg_mlp_forward(t, m->net, in), labels, WG_REDUCE_MEAN);
     if (!loss || wg_backward(t, loss) != 0) {
         fprintf(stderr, "wg_bench: %s\n", wg_tape_error(t));

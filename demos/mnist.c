@@ -266,7 +266,7 @@ static int evaluate(wg_tape *t, wg_mlp *m, const dataset *ds, int *pred, double 
     for (size_t i = 0; i < ds->n; i += B) {
         size_t b = ds->n - i < B ? ds->n - i : B;
         wg_tape_reset(t);
-        wg_tensor *x = wg_tensor_new(t, WG_F32, 2, (int64_t[]){(int64_t)b, (int64_t)ds->d}, ds->x + i * ds->d, false);
+        wg_tensor *x = wg_tensor_view(t, WG_F32, 2, (int64_t[]){(int64_t)b, (int64_t)ds->d}, ds->x + i * ds->d);
         wg_tensor *z = wg_mlp_forward(t, m, x);
         wg_tensor *l = wg_nn_softmax_cross_entropy_idx(t, z, ds->y + i, WG_REDUCE_SUM);
         if (!l) {
@@ -294,7 +294,7 @@ static int train_epoch(wg_tape *t, wg_mlp *m, wg_optim *opt, const wg_lr_schedul
         wg_gather_rows(WG_F32, ds->x, ds->d, idx, count, xb);
         wg_gather_labels(ds->y, idx, count, yb);
         wg_tape_reset(t);
-        wg_tensor *x = wg_tensor_new(t, WG_F32, 2, (int64_t[]){(int64_t)count, (int64_t)ds->d}, xb, false);
+        wg_tensor *x = wg_tensor_view(t, WG_F32, 2, (int64_t[]){(int64_t)count, (int64_t)ds->d}, xb); /* xb holds until the next batch */
         wg_tensor *z = wg_mlp_forward(t, m, x);
         wg_tensor *l = wg_nn_softmax_cross_entropy_idx(t, z, yb, WG_REDUCE_MEAN);
         wg_optim_zero_grad(opt);

@@ -49,7 +49,7 @@ enum {
     WG_F_REQ = 1,   /* requires a gradient */
     WG_F_LEAF = 2,  /* a leaf: its gradient accumulates over backward calls */
     WG_F_WEAK = 4,  /* a number given as an operand: adopts the other dtype */
-    WG_F_ALIAS = 8, /* data shares another node's storage (reshape, detach) */
+    WG_F_ALIAS = 8, /* data is not the node's own: another node's (reshape, detach) or the caller's (view) */
 };
 
 /* One node of the Wengert list.  The forward value is computed when the node

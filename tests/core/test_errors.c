@@ -203,6 +203,16 @@ static void leaf_errors(void)
     expect_error(t, wg_tensor_new(t, WG_F64, 2, (int64_t[]){3, -2}, NULL, false), WG_ERR_SHAPE,
                  "leaf: invalid dimension -2 at axis 1");
     expect_error(t, wg_scalar(t, (wg_dtype)2, 1, false), WG_ERR_DTYPE, "scalar: unknown dtype 2");
+    static const float six[6] = {1, 2, 3, 4, 5, 6};
+    expect_error(t, wg_tensor_view(t, WG_F32, 2, s23, NULL), WG_ERR_ARG, "tensor_view: data is NULL");
+    expect_error(t, wg_tensor_view(t, WG_F32, 5, (int64_t[]){1, 1, 1, 1, 1}, six), WG_ERR_SHAPE,
+                 "tensor_view: ndim must be 0..4, got 5");
+    expect_error(t, wg_tensor_view(t, WG_F32, 2, NULL, six), WG_ERR_ARG, "tensor_view: shape is NULL for ndim 2");
+    expect_error(t, wg_tensor_view(t, (wg_dtype)3, 2, s23, six), WG_ERR_DTYPE, "tensor_view: unknown dtype 3");
+    expect_error(t, wg_tensor_view(t, WG_F32, 2, (int64_t[]){2, -3}, six), WG_ERR_SHAPE,
+                 "tensor_view: invalid dimension -3 at axis 1");
+    expect_error(t, wg_tensor_view(t, WG_F32, 3, (int64_t[]){0, INT64_C(1) << 40, INT64_C(1) << 40}, six),
+                 WG_ERR_NOMEM, "tensor_view: out of memory: tensor too large");
     expect_error(t, wg_full(t, WG_F32, 1, (int64_t[]){-1}, 0), WG_ERR_SHAPE, "leaf: invalid dimension -1 at axis 0");
     expect_error(t, wg_full_like(t, NULL, 0), WG_ERR_HANDLE, "full_like: invalid handle: argument 1 is NULL");
     expect_error(t, wg_use(t, NULL), WG_ERR_HANDLE, "use: invalid handle: the parameter is NULL");
@@ -355,6 +365,7 @@ static void null_tape(void)
     NULL_TAPE(wg_var(NULL, 1), "scalar: invalid handle: the tape is NULL");
     NULL_TAPE(wg_const(NULL, 1), "const: invalid handle: the tape is NULL");
     NULL_TAPE(wg_tensor_new(NULL, WG_F32, 0, NULL, NULL, false), "tensor: invalid handle: the tape is NULL");
+    NULL_TAPE(wg_tensor_view(NULL, WG_F32, 0, NULL, NULL), "tensor_view: invalid handle: the tape is NULL");
     NULL_TAPE(wg_use(NULL, NULL), "use: invalid handle: the tape is NULL");
     NULL_TAPE(wg_zeros_like(NULL, NULL), "full_like: invalid handle: the tape is NULL");
     CHECK(wg_backward(NULL, NULL) == -1, "backward(NULL tape) must fail");

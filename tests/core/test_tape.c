@@ -300,11 +300,47 @@ static void arena_sweep(void)
     CHECK(ran_out > 10 && fit > 10, "the sweep covers both sides: %d ran out, %d fit", ran_out, fit);
 }
 
+/* wg_tensor_view: a batch read in place, no copy, no gradient. */
+static void views(void)
+{
+    float x[6] = {1, 2, 3, 4, 5, 6}; /* [2, 3] */
+    wg_param *w = wg_param_new(WG_F32, 2, (int64_t[]){4, 3});
+    wg_tape *t = wg_tape_new();
+    for (size_t i = 0; i < w->numel; i++) ((float *)w->data)[i] = (float)i;
+    wg_tensor *v = wg_tensor_view(t, WG_F32, 2, (int64_t[]){2, 3}, x);
+    CHECK(v && wg_data(v) == x && !wg_requires_grad(v) && wg_is_leaf(v), "a view reads the caller's array: %s",
+          wg_tape_error(t));
+    /* f = sum(x W^T): df/dW[j,k] = sum_i x[i,k] = 5, 7, 9 in every row j */
+    wg_tensor *f = wg_sum(t, wg_matmul_ex(t, v, wg_use(t, w), false, true));
+    CHECK(f && wg_backward(t, f) == 0, "%s", wg_tape_error(t));
+    double want_f = 0;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 3; k++) want_f += x[i * 3 + k] * (float)(j * 3 + k);
+    CHECK(wg_item(f) == want_f, "sum(x W^T) = %g, want %g", wg_item(f), want_f);
+    for (int j = 0; j < 4; j++)
+        for (int k = 0; k < 3; k++)
+            CHECK(((float *)w->grad)[j * 3 + k] == x[k] + x[3 + k], "dW[%d,%d] = %g", j, k,
+                  ((float *)w->grad)[j * 3 + k]);
+    CHECK(wg_grad(v) == NULL, "a view has no gradient");
+    /* One element: copied (every 1-element node keeps its value inline). */
+    double one = 2.5;
+    wg_tensor *s = wg_tensor_view(t, WG_F64, 0, NULL, &one);
+    one = 7;
+    CHECK(s && wg_item(s) == 2.5 && wg_data(s) != (const void *)&one, "a 1-element view holds 2.5: %g", wg_item(s));
+    /* Empty: nothing to read. */
+    wg_tensor *e = wg_tensor_view(t, WG_F32, 2, (int64_t[]){0, 3}, x);
+    CHECK(e && wg_numel(e) == 0 && wg_dim(e, 1) == 3, "an empty view: %s", wg_tape_error(t));
+    wg_tape_free(t);
+    wg_param_free(w);
+}
+
 int main(void)
 {
     wg_rng_seed(&cu_rng, 7);
     lecture_example();
     params();
+    views();
     fan_out();
     arena_full();
     arena_sweep();
