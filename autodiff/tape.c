@@ -213,6 +213,9 @@ static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim,
     wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
     if (!n) return NULL;
     wg_node_init(t, n, op, dt, ndim, shape);
+    n->flags = 0;
+    n->n_in = 0;
+    n->in[0] = n->in[1] = NULL;
     n->val.d = 0;
     n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
     n->aux = NULL;
@@ -403,6 +406,7 @@ static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags)
 {
     wg_tensor *n = wg_node_new_scalar(t, &wg_op_leaf, dt);
     if (!n) return NULL;
+    wg_node_set_inputs(n, NULL, NULL);
     n->flags = flags;
     n->attr.c = v;
     if (dt == WG_F32)

@@ -244,11 +244,19 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
         name##_kernel(n);                                                                    \
         return wg_node_done(t, n);                                                           \
     }                                                                                        \
+    wg_tensor *wg__##name(wg_tape *t, wg_tensor *a, wg_tensor *b);                           \
+    /* Two live scalars of two dtypes: the dtype rule (a number as an operand */           \
+    /* takes the other's), then the fast path again.  Out of line, so that the */          \
+    /* fast path keeps a and b in registers. */                                             \
+    static __attribute__((noinline)) wg_tensor *name##_mixed(wg_tape *t, wg_tensor *a, wg_tensor *b) \
+    {                                                                                        \
+        return wg_unify_dtypes(t, #name, &a, &b) ? wg__##name(t, a, b) : NULL;               \
+    }                                                                                        \
     wg_tensor *wg__##name(wg_tape *t, wg_tensor *a, wg_tensor *b)                            \
     {                                                                                        \
         /* two live scalars of one dtype: no checks left to fail */                          \
         if (!t || !scalar_fast(t, a, b)) return name##_general(t, a, b);                     \
-        if (a->dtype != b->dtype && !wg_unify_dtypes(t, #name, &a, &b)) return NULL;         \
+        if (a->dtype != b->dtype) return name##_mixed(t, a, b);                              \
         wg_tensor *n = wg_scalar_node(t, &wg_op_##name, a->dtype, a, b);                     \
         if (!n) return NULL;                                                                 \
         WG_TYPED(n->dtype, {                                                                 \

@@ -111,10 +111,11 @@ _Static_assert(sizeof(struct wg_tensor) % WG_NODE_ALIGN == 0, "a node is a whole
 void *wg_arena_alloc(wg_tape *t, size_t bytes); /* 64-byte aligned; NULL + error on failure */
 /* The fields every node needs, and the node becomes the tape's newest.
  * Field by field: a compound literal would zero all 160 bytes first.  Left
- * to the caller: val (the forward writes it), attr and aux (the op's own);
- * gval is zeroed when a gradient first lands there.  The general path
- * (node_alloc in tape.c) zeroes val, attr and aux; the scalar fast paths
- * write what their op reads, which is all a store costs there. */
+ * to the caller: flags, n_in and in (wg_node_set_inputs), val (the forward
+ * writes it), attr and aux (the op's own); gval is zeroed when a gradient
+ * first lands there.  The general path (node_alloc in tape.c) zeroes them
+ * all; the scalar fast paths write only what their op reads, as every store
+ * shows in a scalar chain's time. */
 static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int dt, int ndim, const int64_t *shape)
 {
     n->op = op;
@@ -125,8 +126,6 @@ static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int d
     n->grad_epoch = 0;
     n->dtype = (uint8_t)dt;
     n->ndim = (uint8_t)ndim;
-    n->flags = 0;
-    n->n_in = 0;
     size_t size = 1;
     for (int i = 0; i < WG_MAX_DIMS; i++) {
         n->shape[i] = i < ndim ? shape[i] : 1;
@@ -135,7 +134,6 @@ static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int d
     n->size = size;
     n->data = &n->val;
     n->grad = NULL;
-    n->in[0] = n->in[1] = NULL;
     t->last = n;
     t->n_nodes++;
 }
@@ -143,7 +141,8 @@ static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int d
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape);
 /* The same for a 0-d node, whose value lives inline: the bump allocation
  * and the stores inline (the scalar paths' only cost besides arithmetic),
- * a new block or out of memory through wg_node_new. */
+ * a new block or out of memory through wg_node_new.  As wg_node_init, it
+ * leaves flags, n_in and in to the caller. */
 static inline wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, int dt)
 {
     struct wg_block *blk = t->cur;
@@ -155,27 +154,21 @@ static inline wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, int dt)
     }
     return wg_node_new(t, op, (wg_dtype)dt, 0, NULL);
 }
-/* The 0-d result of op on a, b (b NULL for a unary op), for the scalar fast
- * paths.  The caller computes the value. */
+/* A node's inputs, a and b (b NULL for a unary op, both NULL for a leaf),
+ * and the flags they give it. */
 static inline void wg_node_set_inputs(wg_tensor *n, wg_tensor *a, wg_tensor *b)
 {
-    n->n_in = b ? 2 : 1;
+    n->n_in = (uint8_t)((a != NULL) + (b != NULL));
     n->in[0] = a;
     n->in[1] = b;
-    n->flags = (a->flags | (b ? b->flags : 0)) & WG_F_REQ;
+    n->flags = ((a ? a->flags : 0) | (b ? b->flags : 0)) & WG_F_REQ;
 }
+/* The 0-d result of op on a, b (b NULL for a unary op), for the scalar fast
+ * paths.  The caller computes the value. */
 static inline wg_tensor *wg_scalar_node(wg_tape *t, const wg_op *op, int dt, wg_tensor *a, wg_tensor *b)
 {
-    struct wg_block *blk = t->cur;
-    wg_tensor *n;
-    if (blk && blk->cap - blk->used >= sizeof *n) { /* wg_node_new_scalar, with no dead stores */
-        n = (wg_tensor *)(blk->mem + blk->used);
-        blk->used += sizeof *n;
-        wg_node_init(t, n, op, dt, 0, NULL);
-    } else if (!(n = wg_node_new(t, op, (wg_dtype)dt, 0, NULL))) {
-        return NULL;
-    }
-    wg_node_set_inputs(n, a, b);
+    wg_tensor *n = wg_node_new_scalar(t, op, dt);
+    if (n) wg_node_set_inputs(n, a, b);
     return n;
 }
 /* A node whose data aliases `src`'s value (no copy). */
