@@ -629,7 +629,7 @@ static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
         return -1;
     }
     if (!(out->flags & WG_F_REQ)) return 0; /* nothing it depends on needs a gradient */
-    t->epoch++;
+    if (++t->epoch == 0) t->epoch = 1; /* 0 is a fresh node's "never" */
     t->op_name = "backward";
     void *g = wg_grad_buf(out);
     if (!g) return -1;

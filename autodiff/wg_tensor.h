@@ -179,7 +179,10 @@ typedef struct wg_param {
 wg_param *wg_param_new(wg_dtype dt, int ndim, const int64_t *shape);
 void wg_param_free(wg_param *p);
 void wg_param_zero_grad(wg_param *p);
-/* Record p on t as a leaf that requires a gradient; gradients land in p->grad. */
+/* Record p on t as a leaf that requires a gradient; gradients land in p->grad.
+ * The leaf reads p->data in place, except a one-element parameter, whose
+ * value is copied when it is recorded (as every one-element node keeps its
+ * value inline). */
 wg_tensor *wg_use(wg_tape *t, wg_param *p);
 
 /* ---- threads and BLAS -------------------------------------------------- */

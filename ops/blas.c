@@ -341,15 +341,11 @@ enum { WG_THIN = 4, WG_TINY = 32 * 32 * 32 };
 SMALL_KERNELS(float, s, fmaf, 16)
 SMALL_KERNELS(double, d, fma, 8)
 
-/* One block on this thread: a small-product kernel where one fits, else
- * BLIS on one thread (a per-call runtime object). */
+/* BLIS on this thread alone (a per-call runtime object). */
 static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
                      int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
                      int64_t rs_c, int64_t cs_c)
 {
-    if (dt == WG_F32 ? small_s(m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b, (float)beta, c, rs_c, cs_c)
-                     : small_d(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c))
-        return;
     wg_blas_init();
     rntm_t one = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(1, &one);
@@ -366,7 +362,11 @@ static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, cons
 
 /* On several threads, C's columns are cut into one block per thread (a
  * multiple of 16 columns each) and every block is a one-thread BLIS call on
- * libgomp's threads, the pool BLIS's own threads come from.  BLIS's
+ * libgomp's threads, the pool BLIS's own threads come from.  BLIS sums each
+ * element of C over k in the same order whatever the columns around it, so
+ * the result does not depend on the number of threads (test_blas checks
+ * that bit for bit); a small-product kernel, whose order differs, only ever
+ * takes a whole product.  BLIS's
  * threading splits loops it picks by itself, and at the MLP shapes of
  * bench/compare (2 threads; microseconds, 1 thread / BLIS on 2 / blocks):
  *
@@ -423,5 +423,8 @@ int wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a
             }
         return 1;
     }
+    if (dt == WG_F32 ? small_s(m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b, (float)beta, c, rs_c, cs_c)
+                     : small_d(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c))
+        return 1;
     return gemm_split(dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
 }

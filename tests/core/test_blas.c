@@ -18,6 +18,8 @@
  * memory): C starts as NaN there.
  */
 #include <float.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "blas.h"
 #include "core_util.h"
@@ -157,6 +159,34 @@ int main(void)
                     gemm_case(sizes[i], sizes[j], sizes[l]);
                     matmul_case(sizes[i], sizes[j], sizes[l]);
                 }
+    }
+    /* The same product on 1, 2 and 3 threads is the same to the bit: only
+     * BLIS runs in column blocks, and it sums each element over k in one
+     * order.  Shapes above WG_SPLIT_MIN whose last block is narrow (n = 17,
+     * 40: a block of 1 or 8 columns, which a small kernel would take). */
+    {
+        static const int64_t shp[][3] = {{512, 40, 1024}, {1024, 17, 600}, {300, 210, 300}, {128, 130, 784}};
+        for (size_t si = 0; si < sizeof shp / sizeof shp[0]; si++)
+            for (int d = 0; d < 2; d++) {
+                const int64_t m = shp[si][0], n = shp[si][1], k = shp[si][2];
+                const size_t es = d ? 8 : 4;
+                char *A = malloc((size_t)(m * k) * es), *B = malloc((size_t)(k * n) * es);
+                char *C[3];
+                for (int i = 0; i < 3; i++) C[i] = malloc((size_t)(m * n) * es);
+                for (int64_t i = 0; i < m * k; i++) cu_store(d ? WG_F64 : WG_F32, A, (size_t)i, wg_rng_normal(&cu_rng));
+                for (int64_t i = 0; i < k * n; i++) cu_store(d ? WG_F64 : WG_F32, B, (size_t)i, wg_rng_normal(&cu_rng));
+                for (int threads = 1; threads <= 3; threads++) {
+                    wg_set_num_threads(threads);
+                    /* y = x W^T as a dense layer: W [n, k] read transposed */
+                    wg_gemm(d ? WG_F64 : WG_F32, m, n, k, 1.0, A, k, 1, B, 1, k, 0.0, C[threads - 1], n, 1);
+                }
+                CHECK(memcmp(C[0], C[1], (size_t)(m * n) * es) == 0 && memcmp(C[0], C[2], (size_t)(m * n) * es) == 0,
+                      "%s %lld x %lld x %lld: the product differs between 1, 2 and 3 threads", d ? "f64" : "f32",
+                      (long long)m, (long long)n, (long long)k);
+                free(A), free(B);
+                for (int i = 0; i < 3; i++) free(C[i]);
+            }
+        wg_set_num_threads(1);
     }
     /* The matmul VJP records how many threads' row blocks wrote a dense
      * weight's gradient (x W^T, W [out, in]): the blocks zero_grad and the
