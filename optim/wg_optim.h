@@ -53,10 +53,10 @@ void wg_perceptron_rule(size_t n, double alpha, double y, double y_pred, double 
 
 /* ==== over parameter lists =============================================== */
 
-/* sqrt(sum of every squared gradient element) over the list. */
-/* The sum runs in each parameter's row blocks (wg_param.grad_blocks), so on
- * several threads its last bit can differ from the one-thread value, and so
- * can a step clipped by it (clip_norm); unclipped steps do not depend on the
+/* sqrt(sum of every squared gradient element) over the list.  The sum runs
+ * in each parameter's row blocks (wg_param.grad_blocks), so on several
+ * threads its last bit can differ from the one-thread value, and so can a
+ * step clipped by it (clip_norm); unclipped steps do not depend on the
  * thread count. */
 double wg_grad_norm(size_t n, wg_param *const *ps);
 /* Scale every gradient by max_norm / norm when norm > max_norm; returns the
