@@ -388,7 +388,7 @@ static int gemm_split(int dt, int64_t m, int64_t n, int64_t k, double alpha, con
                       int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
                       int64_t rs_c, int64_t cs_c)
 {
-    const int parts = wg_n_threads < WG_MAX_BLOCKS ? wg_n_threads : WG_MAX_BLOCKS;
+    const int parts = !WG_OMP ? 1 : wg_n_threads < WG_MAX_BLOCKS ? wg_n_threads : WG_MAX_BLOCKS;
     const int64_t block = wg_block_rows(n, parts);
     if (parts < 2 || block >= n || (double)m * (double)n * (double)k < WG_SPLIT_MIN) {
         gemm_one(dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);

@@ -9,6 +9,14 @@
 
 #include "wg_tensor.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#define WG_OMP 1
+#else /* built without OpenMP: one thread, no blocks */
+#define WG_OMP 0
+static inline int omp_get_thread_num(void) { return 0; }
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define WG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -65,7 +73,7 @@ static inline int64_t wg_block_rows(int64_t n, int parts)
 #define WG_MAX_BLOCKS 64
 static inline int wg_param_blocks(const wg_param *p)
 {
-    int b = p->grad_blocks, t = wg_get_num_threads();
+    int b = WG_OMP ? p->grad_blocks : 1, t = wg_get_num_threads();
     if (b > t) b = t;
     if (b > WG_MAX_BLOCKS) b = WG_MAX_BLOCKS;
     return b < 1 || p->ndim < 1 || p->shape[0] < 1 ? 1 : b;
@@ -77,6 +85,15 @@ static inline size_t wg_param_row_len(const wg_param *p)
 static inline int64_t wg_param_rows(const wg_param *p)
 {
     return p->ndim < 1 || p->shape[0] < 1 ? 1 : p->shape[0];
+}
+/* Block blk of `parts` of p's elements, as WG_ROW_BLOCKS cuts them: [*lo, *hi),
+ * empty past the last row. */
+static inline void wg_param_block(const wg_param *p, int parts, int blk, size_t *lo, size_t *hi)
+{
+    const int64_t rows = wg_param_rows(p), br = parts <= 1 ? rows : wg_block_rows(rows, parts);
+    const int64_t r0 = blk * br < rows ? blk * br : rows, r1 = r0 + br < rows ? r0 + br : rows;
+    *lo = (size_t)r0 * wg_param_row_len(p);
+    *hi = (size_t)r1 * wg_param_row_len(p);
 }
 
 #endif

@@ -283,6 +283,53 @@ static void step_block(wg_optim *o, size_t k, double lr, int64_t t, double wd, s
     }
 }
 
+/* The plain step (no clipping, no coupled decay) when some parameter's
+ * gradient came in blocks from several threads: one parallel region, in
+ * which each thread sums the squares of its blocks, the threads meet, and,
+ * if the total is finite, each steps its blocks.  Separate regions for the
+ * check and the step of every parameter cost a fork and join each (2-4 us
+ * here).  Blocks of parameters that came from one thread go to thread 0.
+ * Returns the norm (not finite: nothing was changed). */
+static double step_fused(wg_optim *o, double lr, int threads)
+{
+    double part[WG_MAX_BLOCKS] = {0}, norm = 0;
+    const wg_optim_config *c = &o->cfg;
+#pragma omp parallel num_threads(threads)
+    {
+        const int me = omp_get_thread_num();
+        double s = 0;
+        for (size_t k = 0; k < o->n; k++) {
+            const wg_param *p = o->params[k];
+            const int pb = wg_param_blocks(p);
+            size_t lo, hi;
+            if (me >= pb) continue;
+            wg_param_block(p, pb, me, &lo, &hi);
+            if (hi > lo)
+                s += p->dtype == WG_F32 ? sumsq_f32(hi - lo, (const float *)p->grad + lo)
+                                        : sumsq_f64(hi - lo, (const double *)p->grad + lo);
+        }
+        part[me] = s;
+#pragma omp barrier
+        double total = 0;
+        for (int i = 0; i < threads; i++) total += part[i];
+        if (isfinite(total))
+            for (size_t k = 0; k < o->n; k++) {
+                wg_param *p = o->params[k];
+                const int pb = wg_param_blocks(p);
+                size_t lo, hi;
+                if (me >= pb) continue;
+                wg_param_block(p, pb, me, &lo, &hi);
+                double wd = c->kind == WG_OPT_ADAMW && (c->decay_biases || !is_bias(p)) ? c->weight_decay : 0.0;
+                if (hi > lo) step_block(o, k, lr, o->step[k] + 1, wd, lo, hi - lo);
+            }
+#pragma omp master
+        norm = sqrt(total);
+    }
+    if (isfinite(norm))
+        for (size_t k = 0; k < o->n; k++) o->step[k]++;
+    return norm;
+}
+
 int wg_optim_step_lr(wg_optim *o, double lr)
 {
     if (!o) {
@@ -294,6 +341,15 @@ int wg_optim_step_lr(wg_optim *o, double lr)
         return -1;
     }
     const wg_optim_config *c = &o->cfg;
+    int blocks = 1;
+    for (size_t k = 0; k < o->n; k++)
+        if (wg_param_blocks(o->params[k]) > blocks) blocks = wg_param_blocks(o->params[k]);
+    if (blocks > 1 && !(c->clip_norm > 0) && !(c->weight_decay > 0 && c->kind != WG_OPT_ADAMW)) {
+        double norm = step_fused(o, lr, blocks);
+        if (isfinite(norm)) return 0;
+        wg_set_last_error("optim_step: non-finite gradient (norm %g): step skipped", norm);
+        return -1;
+    }
     /* A non-finite gradient would poison the weights and the moments for
      * good: refuse the step and leave everything as it was. */
     double norm = wg_grad_norm(o->n, o->params);

@@ -314,6 +314,24 @@ static void test_row_blocks(void)
                 CHECK(fabs(norm[v] - norm[0]) <= 1e-12 * norm[0], "%s: norm %.17g in blocks, %.17g in one",
                       dt ? "f64" : "f32", norm[v], norm[0]);
             }
+            /* A non-finite entry in the last block: the blocked step refuses,
+             * and nothing changes (weights, state, step count). */
+            for (int v = 1; v < 3; v++) {
+                wg_set_num_threads(v + 1);
+                wg_optim_config oc = wg_optim_defaults((wg_opt_kind)kind);
+                wg_optim *o = wg_optim_new(&oc, 1, &p[v]);
+                size_t last = p[v]->numel - 1;
+                if (dt) ((double *)p[v]->grad)[last] = NAN;
+                else ((float *)p[v]->grad)[last] = INFINITY;
+                void *before = malloc(bytes);
+                memcpy(before, p[v]->data, bytes);
+                CHECK(o && wg_optim_step(o) == -1 && o->step[0] == 0, "%s: a non-finite gradient in block %d must be "
+                      "refused", wg_opt_name((wg_opt_kind)kind), p[v]->grad_blocks - 1);
+                CHECK(memcmp(before, p[v]->data, bytes) == 0, "%s: the refused step changed the weights",
+                      wg_opt_name((wg_opt_kind)kind));
+                free(before);
+                wg_optim_free(o);
+            }
             /* zero_grad in blocks clears every element */
             for (int v = 1; v < 3; v++) {
                 wg_set_num_threads(v + 1);
