@@ -341,7 +341,11 @@ enum { WG_THIN = 4, WG_TINY = 32 * 32 * 32 };
 SMALL_KERNELS(float, s, fmaf, 16)
 SMALL_KERNELS(double, d, fma, 8)
 
-/* BLIS on this thread alone (a per-call runtime object). */
+/* BLIS on this thread alone (a per-call runtime object), always through its
+ * packed path: the "sup" path for small or skinny products, which haswell's
+ * configuration has and skx's does not, sums in another order, and a column
+ * block could take one path where the whole product took the other (300 x
+ * 210 x 300 on 2 threads then differed from 1 thread in the last bits). */
 static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
                      int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
                      int64_t rs_c, int64_t cs_c)
@@ -349,6 +353,7 @@ static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, cons
     wg_blas_init();
     rntm_t one = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(1, &one);
+    bli_rntm_disable_l3_sup(&one);
     if (dt == WG_F32) {
         float al = (float)alpha, be = (float)beta;
         bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &al, (float *)a, rs_a, cs_a,
@@ -362,11 +367,12 @@ static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, cons
 
 /* On several threads, C's columns are cut into one block per thread (a
  * multiple of 16 columns each) and every block is a one-thread BLIS call on
- * libgomp's threads, the pool BLIS's own threads come from.  BLIS sums each
- * element of C over k in the same order whatever the columns around it, so
- * the result does not depend on the number of threads (test_blas checks
- * that bit for bit); a small-product kernel, whose order differs, only ever
- * takes a whole product.  BLIS's
+ * libgomp's threads, the pool BLIS's own threads come from.  BLIS's packed
+ * path sums each element of C over k in the same order whatever the columns
+ * around it, so the result does not depend on the number of threads
+ * (test_blas checks that bit for bit, with the skx, zen, haswell and generic
+ * kernels); a small-product kernel, whose order differs, only ever takes a
+ * whole product.  BLIS's
  * threading splits loops it picks by itself, and at the MLP shapes of
  * bench/compare (2 threads; microseconds, 1 thread / BLIS on 2 / blocks):
  *
