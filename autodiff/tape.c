@@ -744,8 +744,7 @@ void wg_param_zero_grad(wg_param *p)
 {
     if (!p || !p->grad) return;
     const size_t es = wg_dtype_size(p->dtype);
-    WG_ROW_BLOCKS(wg_param_blocks(p), wg_param_rows(p), wg_param_row_len(p), blk, lo, hi,
-                  memset((char *)p->grad + lo * es, 0, (hi - lo) * es));
+    WG_PARAM_BLOCKS(p, blk, lo, hi, memset((char *)p->grad + lo * es, 0, (hi - lo) * es));
 }
 
 wg_tensor *wg_use(wg_tape *t, wg_param *p)

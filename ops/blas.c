@@ -395,18 +395,20 @@ static int gemm_split(int dt, int64_t m, int64_t n, int64_t k, double alpha, con
                       int64_t rs_c, int64_t cs_c)
 {
     const int parts = !WG_OMP ? 1 : wg_n_threads < WG_MAX_BLOCKS ? wg_n_threads : WG_MAX_BLOCKS;
-    const int64_t block = wg_block_rows(n, parts);
-    if (parts < 2 || block >= n || (double)m * (double)n * (double)k < WG_SPLIT_MIN) {
+    int64_t j0, j1;
+    wg_block_span(n, parts, 0, &j0, &j1);
+    if (parts < 2 || j1 >= n || (double)m * (double)n * (double)k < WG_SPLIT_MIN) {
         gemm_one(dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
         return 1;
     }
     const size_t es = dt == WG_F32 ? sizeof(float) : sizeof(double);
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
     for (int p = 0; p < parts; p++) {
-        const int64_t j0 = p * block, nj = n - j0 < block ? n - j0 : block;
-        if (nj > 0)
-            gemm_one(dt, m, nj, k, alpha, a, rs_a, cs_a, (const char *)b + (size_t)(j0 * cs_b) * es, rs_b, cs_b,
-                     beta, (char *)c + (size_t)(j0 * cs_c) * es, rs_c, cs_c);
+        int64_t lo, hi;
+        wg_block_span(n, parts, p, &lo, &hi);
+        if (hi > lo)
+            gemm_one(dt, m, hi - lo, k, alpha, a, rs_a, cs_a, (const char *)b + (size_t)(lo * cs_b) * es, rs_b, cs_b,
+                     beta, (char *)c + (size_t)(lo * cs_c) * es, rs_c, cs_c);
     }
     return parts;
 }

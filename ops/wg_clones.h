@@ -26,8 +26,7 @@ static inline int omp_get_thread_num(void) { return 0; }
 /* ---- blocks of rows, one per thread --------------------------------------
  *
  * On several threads (wg_set_num_threads) wg_gemm cuts C's columns into
- * blocks of wg_block_rows(n, parts) columns, one block per thread in thread
- * order.  For dW^T = x^T dy those columns are the rows of the weight, so
+ * blocks (wg_block_span), one block per thread in thread order.  For dW^T = x^T dy those columns are the rows of the weight, so
  * each core writes the gradient rows of its block; the matmul VJP records
  * the number of blocks in the parameter (wg_param.grad_blocks).  Zeroing the
  * gradient and the optimiser's step then cut the parameter into the same
@@ -36,37 +35,16 @@ static inline int omp_get_thread_num(void) { return 0; }
  * half of each weight matrix across cores: 10 us for the 784-128-10 step at
  * 1 thread, 41 us at 2. */
 
-/* Rows (or columns) per block when n are cut into `parts` blocks: a
- * multiple of 16, so a block starts on a cache line for f32 and f64 rows. */
-static inline int64_t wg_block_rows(int64_t n, int parts)
+/* Block blk of n rows (or columns) cut into `parts` blocks, [*lo, *hi):
+ * a multiple of 16 per block, so a block starts on a cache line for f32 and
+ * f64 rows; blocks past the end are empty.  wg_gemm's column blocks and
+ * the parameters' row blocks are both cut here. */
+static inline void wg_block_span(int64_t n, int parts, int blk, int64_t *lo, int64_t *hi)
 {
-    return ((n + parts - 1) / parts + 15) / 16 * 16;
+    const int64_t size = parts <= 1 ? n : ((n + parts - 1) / parts + 15) / 16 * 16;
+    *lo = blk * size < n ? blk * size : n;
+    *hi = *lo + size < n ? *lo + size : n;
 }
-
-/* BODY once per block of rows, with blk its index and [lo, hi) its range of
- * elements (rows of row_len elements).  One block (parts <= 1) runs inline:
- * an OpenMP region of one thread still cost about a microsecond. */
-#define WG_ROW_BLOCKS(parts, rows, row_len, blk, lo, hi, BODY)                                    \
-    do {                                                                                          \
-        const int p_ = (parts);                                                                   \
-        const int64_t rows_ = (rows);                                                             \
-        const size_t rl_ = (row_len);                                                             \
-        if (p_ <= 1) {                                                                            \
-            const int blk = 0;                                                                    \
-            const size_t lo = 0, hi = (size_t)rows_ * rl_;                                        \
-            (void)blk;                                                                            \
-            BODY;                                                                                 \
-            break;                                                                                \
-        }                                                                                         \
-        const int64_t br_ = wg_block_rows(rows_, p_);                                             \
-        _Pragma("omp parallel for num_threads(p_) schedule(static, 1)")                           \
-        for (int blk = 0; blk < p_; blk++) {                                                      \
-            const int64_t r0_ = blk * br_, r1_ = r0_ + br_ < rows_ ? r0_ + br_ : rows_;           \
-            if (r0_ >= rows_) continue;                                                           \
-            const size_t lo = (size_t)r0_ * rl_, hi = (size_t)r1_ * rl_;                          \
-            BODY;                                                                                 \
-        }                                                                                         \
-    } while (0)
 
 /* The blocks a parameter's gradient was last written in, as far as this
  * process runs threads now: 1 unless a split backward wrote it. */
@@ -78,22 +56,37 @@ static inline int wg_param_blocks(const wg_param *p)
     if (b > WG_MAX_BLOCKS) b = WG_MAX_BLOCKS;
     return b < 1 || p->ndim < 1 || p->shape[0] < 1 ? 1 : b;
 }
-static inline size_t wg_param_row_len(const wg_param *p)
-{
-    return p->ndim < 1 || p->shape[0] < 1 ? p->numel : p->numel / (size_t)p->shape[0];
-}
-static inline int64_t wg_param_rows(const wg_param *p)
-{
-    return p->ndim < 1 || p->shape[0] < 1 ? 1 : p->shape[0];
-}
-/* Block blk of `parts` of p's elements, as WG_ROW_BLOCKS cuts them: [*lo, *hi),
- * empty past the last row. */
+/* Block blk of `parts` of p's elements, rows of dim 0 cut by wg_block_span:
+ * [*lo, *hi). */
 static inline void wg_param_block(const wg_param *p, int parts, int blk, size_t *lo, size_t *hi)
 {
-    const int64_t rows = wg_param_rows(p), br = parts <= 1 ? rows : wg_block_rows(rows, parts);
-    const int64_t r0 = blk * br < rows ? blk * br : rows, r1 = r0 + br < rows ? r0 + br : rows;
-    *lo = (size_t)r0 * wg_param_row_len(p);
-    *hi = (size_t)r1 * wg_param_row_len(p);
+    const bool rows = p->ndim >= 1 && p->shape[0] >= 1;
+    const size_t row_len = rows ? p->numel / (size_t)p->shape[0] : p->numel;
+    int64_t r0, r1;
+    wg_block_span(rows ? p->shape[0] : 1, parts, blk, &r0, &r1);
+    *lo = (size_t)r0 * row_len;
+    *hi = (size_t)r1 * row_len;
 }
+
+/* BODY once per block of p's rows (wg_param_blocks), with blk its index and
+ * [lo, hi) its elements, block blk on thread blk.  One block runs inline: an
+ * OpenMP region of one thread still cost about a microsecond. */
+#define WG_PARAM_BLOCKS(p, blk, lo, hi, BODY)                                                     \
+    do {                                                                                          \
+        const int p_ = wg_param_blocks(p);                                                        \
+        if (p_ <= 1) {                                                                            \
+            const int blk = 0;                                                                    \
+            const size_t lo = 0, hi = (p)->numel;                                                 \
+            (void)blk;                                                                            \
+            BODY;                                                                                 \
+            break;                                                                                \
+        }                                                                                         \
+        _Pragma("omp parallel for num_threads(p_) schedule(static, 1)")                           \
+        for (int blk = 0; blk < p_; blk++) {                                                      \
+            size_t lo, hi;                                                                        \
+            wg_param_block(p, p_, blk, &lo, &hi);                                                 \
+            if (hi > lo) BODY;                                                                    \
+        }                                                                                         \
+    } while (0)
 
 #endif

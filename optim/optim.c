@@ -82,15 +82,19 @@ void wg_perceptron_rule(size_t n, double alpha, double y, double y_pred, double 
 
 /* ---- parameter lists ---------------------------------------------------- */
 
+/* The squared gradient entries [lo, hi) of p, summed. */
+static double block_sumsq(const wg_param *p, size_t lo, size_t hi)
+{
+    return p->dtype == WG_F32 ? sumsq_f32(hi - lo, (const float *)p->grad + lo)
+                              : sumsq_f64(hi - lo, (const double *)p->grad + lo);
+}
+
 /* A parameter's sum of squared gradient entries, over its blocks of rows. */
 static double param_sumsq(const wg_param *p)
 {
     double part[WG_MAX_BLOCKS] = {0}, s = 0;
-    const int parts = wg_param_blocks(p);
-    WG_ROW_BLOCKS(parts, wg_param_rows(p), wg_param_row_len(p), blk, lo, hi,
-                  part[blk] = p->dtype == WG_F32 ? sumsq_f32(hi - lo, (const float *)p->grad + lo)
-                                                 : sumsq_f64(hi - lo, (const double *)p->grad + lo));
-    for (int k = 0; k < parts; k++) s += part[k];
+    WG_PARAM_BLOCKS(p, blk, lo, hi, part[blk] = block_sumsq(p, lo, hi));
+    for (int k = 0; k < WG_MAX_BLOCKS; k++) s += part[k];
     return s;
 }
 
@@ -256,10 +260,11 @@ void wg_optim_reset(wg_optim *o)
 }
 
 /* Parameter k's elements [lo, lo + n) take one step. */
-static void step_block(wg_optim *o, size_t k, double lr, int64_t t, double wd, size_t lo, size_t n)
+static void step_block(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n)
 {
     const wg_optim_config *c = &o->cfg;
     wg_param *p = o->params[k];
+    const double wd = c->kind == WG_OPT_ADAMW && (c->decay_biases || !is_bias(p)) ? c->weight_decay : 0.0;
     if (p->dtype == WG_F32) {
         float *w = (float *)p->data + lo, *g = (float *)p->grad + lo;
         float *b1 = o->buf1[k] ? (float *)o->buf1[k] + lo : NULL, *b2 = o->buf2[k] ? (float *)o->buf2[k] + lo : NULL;
@@ -290,38 +295,32 @@ static void step_block(wg_optim *o, size_t k, double lr, int64_t t, double wd, s
  * check and the step of every parameter cost a fork and join each (2-4 us
  * here).  Blocks of parameters that came from one thread go to thread 0.
  * Returns the norm (not finite: nothing was changed). */
+/* The non-empty block of p's rows that thread `me` updates, if any. */
+static bool thread_block(const wg_param *p, int me, size_t *lo, size_t *hi)
+{
+    const int pb = wg_param_blocks(p);
+    if (me >= pb) return false;
+    wg_param_block(p, pb, me, lo, hi);
+    return *hi > *lo;
+}
+
 static double step_fused(wg_optim *o, double lr, int threads)
 {
     double part[WG_MAX_BLOCKS] = {0}, norm = 0;
-    const wg_optim_config *c = &o->cfg;
 #pragma omp parallel num_threads(threads)
     {
         const int me = omp_get_thread_num();
         double s = 0;
-        for (size_t k = 0; k < o->n; k++) {
-            const wg_param *p = o->params[k];
-            const int pb = wg_param_blocks(p);
-            size_t lo, hi;
-            if (me >= pb) continue;
-            wg_param_block(p, pb, me, &lo, &hi);
-            if (hi > lo)
-                s += p->dtype == WG_F32 ? sumsq_f32(hi - lo, (const float *)p->grad + lo)
-                                        : sumsq_f64(hi - lo, (const double *)p->grad + lo);
-        }
+        size_t lo, hi;
+        for (size_t k = 0; k < o->n; k++)
+            if (thread_block(o->params[k], me, &lo, &hi)) s += block_sumsq(o->params[k], lo, hi);
         part[me] = s;
 #pragma omp barrier
         double total = 0;
         for (int i = 0; i < threads; i++) total += part[i];
         if (isfinite(total))
-            for (size_t k = 0; k < o->n; k++) {
-                wg_param *p = o->params[k];
-                const int pb = wg_param_blocks(p);
-                size_t lo, hi;
-                if (me >= pb) continue;
-                wg_param_block(p, pb, me, &lo, &hi);
-                double wd = c->kind == WG_OPT_ADAMW && (c->decay_biases || !is_bias(p)) ? c->weight_decay : 0.0;
-                if (hi > lo) step_block(o, k, lr, o->step[k] + 1, wd, lo, hi - lo);
-            }
+            for (size_t k = 0; k < o->n; k++)
+                if (thread_block(o->params[k], me, &lo, &hi)) step_block(o, k, lr, o->step[k] + 1, lo, hi - lo);
 #pragma omp master
         norm = sqrt(total);
     }
@@ -365,11 +364,8 @@ int wg_optim_step_lr(wg_optim *o, double lr)
     if (c->weight_decay > 0 && c->kind != WG_OPT_ADAMW)
         wg_weight_decay_grad(o->n, o->params, c->weight_decay, c->decay_biases);
     for (size_t k = 0; k < o->n; k++) {
-        wg_param *p = o->params[k];
         int64_t t = ++o->step[k];
-        double wd = c->kind == WG_OPT_ADAMW && (c->decay_biases || !is_bias(p)) ? c->weight_decay : 0.0;
-        WG_ROW_BLOCKS(wg_param_blocks(p), wg_param_rows(p), wg_param_row_len(p), blk, lo, hi,
-                      step_block(o, k, lr, t, wd, lo, hi - lo));
+        WG_PARAM_BLOCKS(o->params[k], blk, lo, hi, step_block(o, k, lr, t, lo, hi - lo));
     }
     return 0;
 }
