@@ -213,28 +213,46 @@ static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim,
     wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
     if (!n) return NULL;
     wg_node_init(t, n, op, dt, ndim, shape);
-    n->flags = 0;
-    n->n_in = 0;
-    n->in[0] = n->in[1] = NULL;
+    wg_node_set_inputs(n, NULL, NULL);
     n->val.d = 0;
     n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
     n->aux = NULL;
     return n;
 }
 
-wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
+/* 1 if every dimension is valid and the element count fits; else the error,
+ * named `name`, is recorded. */
+static int valid_shape(wg_tape *t, const char *name, int ndim, const int64_t *shape)
 {
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] > 0 && (uint64_t)shape[i] > (SIZE_MAX >> 4))) {
-            wg_tape_fail(t, WG_ERR_SHAPE, "%s: invalid dimension %lld at axis %d", op->name,
-                    (long long)shape[i], i);
-            return NULL;
+            wg_tape_fail(t, WG_ERR_SHAPE, "%s: invalid dimension %lld at axis %d", name, (long long)shape[i], i);
+            return 0;
         }
     }
     if (wg_checked_numel(ndim, shape) == SIZE_MAX) {
-        wg_tape_fail(t, WG_ERR_NOMEM, "%s: out of memory: tensor too large", op->name);
-        return NULL;
+        wg_tape_fail(t, WG_ERR_NOMEM, "%s: out of memory: tensor too large", name);
+        return 0;
     }
+    return 1;
+}
+
+/* n's value is `data`, not a copy, when it has more than one element; one
+ * element is copied, as every 1-element node keeps its value inline (the
+ * scalar paths read val, not through data). */
+static void node_borrow(wg_tensor *n, const void *data)
+{
+    if (n->size > 1) {
+        n->data = (void *)data;
+        n->flags |= WG_F_ALIAS;
+    } else if (n->size == 1) {
+        memcpy(&n->val, data, wg_dtype_size(n->dtype));
+    }
+}
+
+wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
+{
+    if (!valid_shape(t, op->name, ndim, shape)) return NULL;
     wg_tensor *n = node_alloc(t, op, dt, ndim, shape);
     if (!n) return NULL;
     if (n->size > 1 && !(n->data = wg_arena_alloc(t, n->size * wg_dtype_size(dt)))) {
@@ -248,13 +266,7 @@ wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const
 wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, const int64_t *shape)
 {
     wg_tensor *n = node_alloc(t, op, src->dtype, ndim, shape);
-    if (!n) return NULL;
-    if (n->size <= 1) {
-        if (src->size) memcpy(&n->val, src->data, wg_dtype_size(src->dtype));
-    } else {
-        n->data = src->data;
-        n->flags |= WG_F_ALIAS;
-    }
+    if (n) node_borrow(n, src->data);
     return n;
 }
 
@@ -447,15 +459,21 @@ static int check_shape_arg(wg_tape *t, const char *fn, int ndim, const int64_t *
     return 1;
 }
 
+/* The checks of a leaf's arguments, in order, named fn. */
+static int leaf_args_ok(wg_tape *t, const char *fn, wg_dtype dt, int ndim, const int64_t *shape)
+{
+    if (!tape_ok(t, fn) || !check_shape_arg(t, fn, ndim, shape)) return 0;
+    if (dt != WG_F32 && dt != WG_F64) {
+        wg_tape_fail(t, WG_ERR_DTYPE, "%s: unknown dtype %d", fn, (int)dt);
+        return 0;
+    }
+    return 1;
+}
+
 wg_tensor *wg_tensor_new(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, const void *data,
                          bool requires_grad)
 {
-    if (!tape_ok(t, "tensor")) return NULL;
-    if (!check_shape_arg(t, "tensor", ndim, shape)) return NULL;
-    if (dt != WG_F32 && dt != WG_F64) {
-        wg_tape_fail(t, WG_ERR_DTYPE, "tensor: unknown dtype %d", (int)dt);
-        return NULL;
-    }
+    if (!leaf_args_ok(t, "tensor", dt, ndim, shape)) return NULL;
     wg_tensor *n = wg_node_new(t, &wg_op_leaf, dt, ndim, shape);
     if (!n) return NULL;
     n->flags = WG_F_LEAF | (requires_grad ? WG_F_REQ : 0);
@@ -469,34 +487,16 @@ wg_tensor *wg_tensor_new(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape
 
 wg_tensor *wg_tensor_view(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shape, const void *data)
 {
-    if (!tape_ok(t, "tensor_view")) return NULL;
-    if (!check_shape_arg(t, "tensor_view", ndim, shape)) return NULL;
-    if (dt != WG_F32 && dt != WG_F64) {
-        wg_tape_fail(t, WG_ERR_DTYPE, "tensor_view: unknown dtype %d", (int)dt);
-        return NULL;
-    }
+    if (!leaf_args_ok(t, "tensor_view", dt, ndim, shape)) return NULL;
     if (!data) {
         wg_tape_fail(t, WG_ERR_ARG, "tensor_view: data is NULL");
         return NULL;
     }
-    for (int i = 0; i < ndim; i++)
-        if (shape[i] < 0) {
-            wg_tape_fail(t, WG_ERR_SHAPE, "tensor_view: invalid dimension %lld at axis %d", (long long)shape[i], i);
-            return NULL;
-        }
-    if (wg_checked_numel(ndim, shape) == SIZE_MAX) {
-        wg_tape_fail(t, WG_ERR_NOMEM, "tensor_view: out of memory: tensor too large");
-        return NULL;
-    }
+    if (!valid_shape(t, "tensor_view", ndim, shape)) return NULL;
     wg_tensor *n = node_alloc(t, &wg_op_leaf, dt, ndim, shape);
     if (!n) return NULL;
     n->flags = WG_F_LEAF;
-    if (n->size > 1) {
-        n->data = (void *)data; /* read only: a leaf's value is never written */
-        n->flags |= WG_F_ALIAS;
-    } else if (n->size == 1) {
-        memcpy(&n->val, data, wg_dtype_size(dt)); /* every 1-element node keeps its value inline */
-    }
+    node_borrow(n, data); /* read only: a leaf's value is never written */
     return wg_node_done(t, n);
 }
 
@@ -762,16 +762,11 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p)
                 p->name, (int)p->dtype, p->ndim, p->numel, p->data ? "set" : "NULL", p->grad ? "set" : "NULL");
         return NULL;
     }
-    /* A leaf that reads p->data and accumulates into p->grad directly.  A
-     * one-element value is copied inline instead, as every 1-element node
-     * keeps it (the scalar paths read val, not through data). */
+    /* A leaf that reads p->data and accumulates into p->grad directly. */
     wg_tensor *n = node_alloc(t, &wg_op_leaf, p->dtype, p->ndim, p->shape);
     if (!n) return NULL;
     n->flags = WG_F_LEAF | WG_F_REQ;
-    if (n->size == 1)
-        memcpy(&n->val, p->data, wg_dtype_size(p->dtype));
-    else
-        n->data = p->data;
+    node_borrow(n, p->data);
     n->grad = p->grad;
     n->aux = p;
     return wg_node_done(t, n);

@@ -148,10 +148,7 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
     }
     wg_tensor *n = wg_node_new(t, op, (wg_dtype)(*a)->dtype, ndim, shape);
     if (!n) return NULL;
-    n->n_in = 2;
-    n->in[0] = *a;
-    n->in[1] = *b;
-    if (((*a)->flags | (*b)->flags) & WG_F_REQ) n->flags |= WG_F_REQ;
+    wg_node_set_inputs(n, *a, *b);
     return n;
 }
 
@@ -320,9 +317,7 @@ wg_tensor *wg_broadcast_to(wg_tape *t, wg_tensor *x, int ndim, const int64_t *sh
     }
     wg_tensor *n = wg_node_new(t, &wg_op_broadcast_to, (wg_dtype)x->dtype, ndim, shape);
     if (!n) return NULL;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->flags |= x->flags & WG_F_REQ;
+    wg_node_set_inputs(n, x, NULL);
     bc_plan p;
     bc_plan_make(x, x->size == n->size ? x : n, n, &p);
     WG_TYPED(n->dtype, {

@@ -116,12 +116,9 @@ wg_tensor *wg_matmul_ex(wg_tape *t, wg_tensor *a, wg_tensor *b, bool trans_a, bo
     shape[ndim++] = g.n;
     wg_tensor *n = wg_node_new(t, &wg_op_matmul, (wg_dtype)a->dtype, ndim, shape);
     if (!n) return NULL;
-    n->n_in = 2;
-    n->in[0] = a;
-    n->in[1] = b;
+    wg_node_set_inputs(n, a, b);
     n->attr.i[0] = trans_a;
     n->attr.i[1] = trans_b;
-    n->flags |= (a->flags | b->flags) & WG_F_REQ;
     const size_t es = wg_dtype_size(n->dtype);
     for (int64_t i = 0; i < g.batch; i++)
         wg_gemm(n->dtype, g.m, g.n, g.k, 1.0, (const char *)a->data + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a,

@@ -58,9 +58,7 @@ static wg_tensor *reduce_node(wg_tape *t, const wg_op *op, wg_tensor *x, int axi
     }
     wg_tensor *n = wg_node_new(t, op, (wg_dtype)x->dtype, ndim, shape);
     if (!n) return NULL;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->flags |= x->flags & WG_F_REQ;
+    wg_node_set_inputs(n, x, NULL);
     n->attr.i[0] = ax;
     n->attr.i[1] = keepdim;
     return n;

@@ -88,9 +88,7 @@ wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i == a0 ? a1 : i == a1 ? a0 : i];
     wg_tensor *n = wg_node_new(t, &wg_op_transpose, (wg_dtype)x->dtype, x->ndim, shape);
     if (!n) return NULL;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->flags |= x->flags & WG_F_REQ;
+    wg_node_set_inputs(n, x, NULL);
     n->attr.i[0] = a0;
     n->attr.i[1] = a1;
     int64_t nn[4], s[4];
@@ -243,9 +241,7 @@ wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t e
     shape[ax] = end - start;
     wg_tensor *n = wg_node_new(t, &wg_op_slice, (wg_dtype)x->dtype, x->ndim, shape);
     if (!n) return NULL;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->flags |= x->flags & WG_F_REQ;
+    wg_node_set_inputs(n, x, NULL);
     n->attr.i[0] = ax;
     n->attr.i[1] = start;
     size_t outer, inner;

@@ -33,10 +33,7 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
     }
     if (!wg_check_inputs(t, op->name, 1, &x)) return NULL;
     wg_tensor *n = wg_node_new(t, op, (wg_dtype)x->dtype, x->ndim, x->shape);
-    if (!n) return NULL;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->flags |= x->flags & WG_F_REQ;
+    if (n) wg_node_set_inputs(n, x, NULL);
     return n;
 }
 

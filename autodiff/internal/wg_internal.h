@@ -49,7 +49,7 @@ enum {
     WG_F_REQ = 1,   /* requires a gradient */
     WG_F_LEAF = 2,  /* a leaf: its gradient accumulates over backward calls */
     WG_F_WEAK = 4,  /* a number given as an operand: adopts the other dtype */
-    WG_F_ALIAS = 8, /* data is not the node's own: another node's (reshape, detach) or the caller's (view) */
+    WG_F_ALIAS = 8, /* data is not the node's own: another node's (reshape, detach) or the caller's (view, wg_use) */
 };
 
 /* One node of the Wengert list.  The forward value is computed when the node
@@ -155,7 +155,8 @@ static inline wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, int dt)
     return wg_node_new(t, op, (wg_dtype)dt, 0, NULL);
 }
 /* A node's inputs, a and b (b NULL for a unary op, both NULL for a leaf),
- * and the flags they give it. */
+ * and the flags they give it: every op's constructor sets them here (all
+ * other flags start clear). */
 static inline void wg_node_set_inputs(wg_tensor *n, wg_tensor *a, wg_tensor *b)
 {
     n->n_in = (uint8_t)((a != NULL) + (b != NULL));
