@@ -6,6 +6,7 @@
 #include "wg_ops.h"
 #include "wg_rng.h"
 #include "wg_gradcheck.h"
+#include "wg_higher.h"
 #include "wg_nn.h"
 #include "wg_optim.h"
 #include "wg_idx.h"

@@ -58,6 +58,11 @@ void wg_tape_reset(wg_tape *t)
     if (++t->gen == 0) t->gen = 1;
     t->status = WG_OK;
     t->err[0] = 0;
+    /* Tangents and recorded leaf gradients point into the rewound arena. */
+    if (t->tan_hi) memset(t->tan, 0, t->tan_hi * sizeof *t->tan);
+    if (t->lgrad_hi) memset(t->lgrad, 0, t->lgrad_hi * sizeof *t->lgrad);
+    t->tan_hi = t->lgrad_hi = 0;
+    t->fwd_active = false;
     wg_tape_update_fast(t);
 }
 
@@ -70,6 +75,10 @@ void wg_tape_free(wg_tape *t)
         free(b);
         b = next;
     }
+    free(t->tan);
+    free(t->gmap);
+    free(t->lgrad);
+    free(t->scratch);
     free(t);
 }
 
@@ -290,12 +299,60 @@ static void anomaly_report(wg_tensor *n, const char *pass)
             n->op->name, pass, n->id, s0[0] ? s0 : "none", s1[0] ? ", " : "", s1, out);
 }
 
+/* Grow a by-id array of node pointers to hold index `need`, zero-filled;
+ * 0 and the error on the tape if there is no memory. */
+int wg_idmap_reserve(wg_tape *t, wg_tensor ***a, size_t *cap, size_t need)
+{
+    if (need < *cap) return 1;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc <= need) nc *= 2;
+    wg_tensor **p = realloc(*a, nc * sizeof *p);
+    if (!p) {
+        wg_tape_fail(t, WG_ERR_NOMEM, "%s: out of memory for %zu node slots", t->op_name ? t->op_name : "tape", nc);
+        return 0;
+    }
+    memset(p + *cap, 0, (nc - *cap) * sizeof *p);
+    *a = p;
+    *cap = nc;
+    return 1;
+}
+
+/* Forward mode: n's tangent from its inputs' (the op's JVP rule), recorded
+ * like any op.  The rule's own nodes get none (t->in_jvp): one level. */
+static int propagate_tangent(wg_tape *t, wg_tensor *n)
+{
+    int k = wg_node_n_in(n);
+    wg_tensor *small[8], **tx = small;
+    if (k > 8 && !(tx = wg_arena_alloc(t, (size_t)k * sizeof *tx))) return 0;
+    bool any = false;
+    for (int i = 0; i < k; i++) {
+        wg_tensor *x = wg_node_in(n, i);
+        tx[i] = x && x->id < t->tan_hi ? t->tan[x->id] : NULL;
+        any |= tx[i] != NULL;
+    }
+    if (!any) return 1;
+    if (!n->op->jvp) {
+        wg_tape_fail(t, WG_ERR_ARG, "%s: no JVP rule: forward mode cannot pass through this op", n->op->name);
+        return 0;
+    }
+    t->in_jvp = true;
+    wg_tensor *tn = n->op->jvp(t, n, tx);
+    t->in_jvp = false;
+    if (t->status != WG_OK) return 0;
+    if (!tn) return 1; /* a zero tangent */
+    if (!wg_idmap_reserve(t, &t->tan, &t->tan_cap, n->id)) return 0;
+    t->tan[n->id] = tn;
+    if (n->id >= t->tan_hi) t->tan_hi = n->id + 1;
+    return 1;
+}
+
 wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n)
 {
     if (t->anomaly && n->op != &wg_op_leaf && has_nonfinite(n, n->data)) {
         anomaly_report(n, "forward");
         return NULL;
     }
+    if (t->fwd_active && !t->in_jvp && !propagate_tangent(t, n)) return NULL;
     return n;
 }
 
@@ -403,7 +460,20 @@ int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b)
 /* ---- leaves ------------------------------------------------------------- */
 
 static void leaf_vjp(wg_tensor *n) { (void)n; }
-const wg_op wg_op_leaf = {"leaf", WG_OP_leaf, leaf_vjp};
+static void leaf_fwd(wg_tensor *n) { (void)n; } /* a leaf's value is its own */
+/* A leaf has no inputs: neither rule is ever called, but every entry is whole. */
+static wg_tensor *leaf_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    (void)t, (void)n, (void)gy, (void)i;
+    return NULL;
+}
+static wg_tensor *leaf_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    (void)t, (void)n, (void)tx;
+    return NULL;
+}
+const wg_op wg_op_leaf = {.name = "leaf", .id = WG_OP_leaf, .arity = 0, .fwd = leaf_fwd, .vjp = leaf_vjp,
+                          .vjp_ops = leaf_vjp_ops, .jvp = leaf_jvp};
 
 static int tape_ok(wg_tape *t, const char *fn)
 {
@@ -584,16 +654,12 @@ size_t wg_node_index(const wg_tensor *x) { return x ? x->id : 0; }
 const char *wg_op_name(const wg_tensor *x) { return x ? x->op->name : "(null)"; }
 bool wg_is_leaf(const wg_tensor *x) { return x && (x->flags & WG_F_LEAF); }
 
-int wg_n_inputs(const wg_tensor *x)
-{
-    if (!x) return 0;
-    return x->op == &wg_op_concat ? (int)x->attr.i[1] : x->n_in;
-}
+int wg_n_inputs(const wg_tensor *x) { return x ? wg_node_n_in(x) : 0; }
 
 wg_tensor *wg_input(const wg_tensor *x, int i)
 {
     if (!x || i < 0 || i >= wg_n_inputs(x)) return NULL;
-    return x->op == &wg_op_concat ? ((wg_tensor **)x->aux)[i] : x->in[i];
+    return wg_node_in(x, i);
 }
 
 /* ---- backward ----------------------------------------------------------- */
@@ -601,59 +667,79 @@ wg_tensor *wg_input(const wg_tensor *x, int i)
 /* 1 if the VJP of n left a non-finite gradient in one of its inputs. */
 static int vjp_made_nonfinite(const wg_tensor *n, uint32_t epoch)
 {
-    for (int i = 0, k = wg_n_inputs(n); i < k; i++) {
-        const wg_tensor *x = wg_input(n, i);
+    for (int i = 0, k = wg_node_n_in(n); i < k; i++) {
+        const wg_tensor *x = wg_node_in(n, i);
         if (x && x->grad && x->grad_epoch == epoch && has_nonfinite(x, x->grad)) return 1;
     }
     return 0;
 }
 
-static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
+/* The checks of one output and its seed (NULL: out must have one element). */
+int wg_seed_ok(wg_tape *t, const wg_tensor *out, const wg_tensor *seed)
 {
-    if (!t) {
-        wg_set_last_error("backward: invalid handle: the tape is NULL");
-        return -1;
-    }
-    wg_tensor *xs[2] = {out, (wg_tensor *)seed};
-    if (!wg_check_inputs(t, "backward", seed ? 2 : 1, xs)) return -1;
     char so[80], ss[80];
     if (!seed && out->size != 1) {
         wg_tape_fail(t, WG_ERR_SHAPE, "backward: output must have one element without a seed, got %s",
                 wg_fmt_shape(out, so, sizeof so));
-        return -1;
+        return 0;
     }
     if (seed && (seed->dtype != out->dtype || seed->ndim != out->ndim ||
                  memcmp(seed->shape, out->shape, sizeof out->shape) != 0)) {
         wg_tape_fail(t, WG_ERR_SHAPE, "backward: seed must match the output: output is %s, seed is %s",
                 wg_fmt_shape(out, so, sizeof so), wg_fmt_shape(seed, ss, sizeof ss));
+        return 0;
+    }
+    return 1;
+}
+
+int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor *const *seeds)
+{
+    if (!t) {
+        wg_set_last_error("backward: invalid handle: the tape is NULL");
         return -1;
     }
-    if (!(out->flags & WG_F_REQ)) return 0; /* nothing it depends on needs a gradient */
+    wg_tensor *start = NULL;
+    for (int j = 0; j < k; j++) {
+        wg_tensor *xs[2] = {outs[j], seeds ? (wg_tensor *)seeds[j] : NULL};
+        if (!wg_check_inputs(t, "backward", xs[1] ? 2 : 1, xs)) return -1;
+        if (!wg_seed_ok(t, outs[j], xs[1])) return -1;
+        if ((outs[j]->flags & WG_F_REQ) && (!start || outs[j]->id > start->id)) start = outs[j];
+    }
+    if (!start) return 0; /* nothing the outputs depend on needs a gradient */
     if (++t->epoch == 0) t->epoch = 1; /* 0 is a fresh node's "never" */
     t->op_name = "backward";
-    void *g = wg_grad_buf(out);
-    if (!g) return -1;
-    WG_TYPED(out->dtype, {
-        T *gp = g;
-        if (seed) {
-            const T *sp = seed->data;
-            for (size_t i = 0; i < out->size; i++) gp[i] += sp[i];
-        } else {
-            gp[0] += 1;
-        }
-    });
+    for (int j = 0; j < k; j++) {
+        wg_tensor *out = outs[j];
+        if (!(out->flags & WG_F_REQ)) continue;
+        void *g = wg_grad_buf(out);
+        if (!g) return -1;
+        const wg_tensor *seed = seeds ? seeds[j] : NULL;
+        WG_TYPED(out->dtype, {
+            T *gp = g;
+            if (seed) {
+                const T *sp = seed->data;
+                for (size_t i = 0; i < out->size; i++) gp[i] += sp[i];
+            } else {
+                gp[0] += 1;
+            }
+        });
+    }
     const uint32_t epoch = t->epoch;
     const bool anomaly = t->anomaly;
     t->in_backward = true;
-    for (wg_tensor *n = out; n; n = n->prev) {
+    for (wg_tensor *n = start; n; n = n->prev) {
         /* A gradient of this pass is live exactly when grad_epoch == epoch
          * (wg_grad_buf stamps it after the buffer exists). */
         if (n->grad_epoch != epoch || (n->flags & WG_F_LEAF)) continue;
         /* Anomaly mode blames the op whose VJP made a non-finite gradient (the
-         * seed is checked at the output), so leaves' gradients are covered too. */
-        if (anomaly && n == out && has_nonfinite(n, n->grad)) {
-            anomaly_report(n, "backward");
-            break;
+         * seeds are checked at the outputs), so leaves' gradients are covered too. */
+        if (anomaly) {
+            bool is_out = false;
+            for (int j = 0; j < k; j++) is_out |= outs[j] == n;
+            if (is_out && has_nonfinite(n, n->grad)) {
+                anomaly_report(n, "backward");
+                break;
+            }
         }
         t->bw_node = n;
         n->op->vjp(n);
@@ -666,6 +752,12 @@ static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
     t->in_backward = false;
     t->bw_node = NULL;
     return t->status == WG_OK ? 0 : -1;
+}
+
+static int backward(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
+{
+    const wg_tensor *seeds[1] = {seed};
+    return wg_backward_many(t, 1, &out, seeds);
 }
 
 int wg_backward(wg_tape *t, wg_tensor *out) { return backward(t, out, NULL); }

@@ -10,6 +10,14 @@
  *   pow   a^b            gy * b * a^(b-1), 0 if b=0  gy * y * log(a), 0 if a=0 and b>=0
  *   broadcast_to(x)      gy summed over the broadcast axes
  *
+ * Second order: each op's partial derivatives are written once more with
+ * wengert's own ops (the *_partial functions below: g times dy/da or dy/db,
+ * elementwise).  The recorded VJP is partial(gy) summed back to the operand's
+ * shape; the JVP is the sum of partial(ta) and partial(tb).  The kinks of
+ * max and min become masks, 1 - step(b - a) and the like, whose own
+ * derivative is 0: the tie rules above hold at every order.  pow's log(a)
+ * is taken at a + [a == 0], so d/db is 0 where a == 0 at every order too.
+ *
  * NaN: max and min propagate a NaN in a (a NaN in b is b's value already).
  * The tie rule of max makes relu = max(x, 0) have relu'(0) = 0, as PyTorch.
  * The zero rules of pow are PyTorch's, so 0^2 has derivative 0, not NaN.
@@ -229,7 +237,6 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
             }                                                                                \
         });                                                                                  \
     }                                                                                        \
-    const wg_op wg_op_##name = {#name, WG_OP_##name, name##_vjp};                            \
     static __attribute__((noinline)) wg_tensor *name##_general(wg_tape *t, wg_tensor *a, wg_tensor *b) \
     {                                                                                        \
         if (!t) {                                                                            \
@@ -274,6 +281,103 @@ BINARY_OP(min, (A < B || A != A) ? A : B, (A < B || A != A) ? G : 0, (A < B || A
  * multiplies gy, so an infinite gy gives NaN there, as in PyTorch. */
 BINARY_OP(pow, pow(A, B), B == 0 ? 0 : G * (B * pow(A, B - 1)), G * ((A == 0 && B >= 0) ? 0 : Y * log(A)))
 
+/* ---- recorded partials: g * dy/d(input i), elementwise, out-shaped g ------- */
+
+static wg_tensor *add_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
+{
+    (void)t, (void)n, (void)i;
+    return g;
+}
+static wg_tensor *sub_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
+{
+    (void)n;
+    return i ? wg_neg(t, g) : g;
+}
+static wg_tensor *mul_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i) { return wg__mul(t, g, n->in[1 - i]); }
+static wg_tensor *div_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
+{
+    wg_tensor *b = n->in[1];
+    return i == 0 ? wg__div(t, g, b) : wg_neg(t, wg__div(t, wg__mul(t, g, n), b)); /* -g y / b */
+}
+/* 1 where the gradient goes to a: a > b (max) or a < b (min), or a is NaN. */
+static wg_tensor *kink_mask(wg_tape *t, wg_tensor *n, bool is_max, int i)
+{
+    wg_tensor *a = n->in[0], *b = n->in[1];
+    wg_tensor *to_b = wg_step(t, is_max ? wg__sub(t, b, a) : wg__sub(t, a, b)); /* ties go to b */
+    return i ? to_b : wg__sub(t, wg_full_like(t, to_b, 1), to_b);
+}
+static wg_tensor *max_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
+{
+    return wg__mul(t, g, kink_mask(t, n, true, i));
+}
+static wg_tensor *min_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
+{
+    return wg__mul(t, g, kink_mask(t, n, false, i));
+}
+static wg_tensor *pow_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
+{
+    wg_tensor *a = n->in[0], *b = n->in[1];
+    if (i == 0) /* g * (b a^(b-1)) */
+        return wg__mul(t, g, wg__mul(t, b, wg__pow(t, a, wg__sub(t, b, wg_full_like(t, b, 1)))));
+    /* g * (y log(a + [a == 0])): [a == 0] is step(a) step(-a) */
+    wg_tensor *zero = wg__mul(t, wg_step(t, a), wg_step(t, wg_neg(t, a)));
+    return wg__mul(t, g, wg__mul(t, n, wg_log(t, wg__add(t, a, zero))));
+}
+
+/* x broadcast to n's shape (itself when it has it already). */
+static wg_tensor *to_out_shape(wg_tape *t, wg_tensor *x, const wg_tensor *n)
+{
+    if (x->ndim == n->ndim && memcmp(x->shape, n->shape, sizeof x->shape) == 0) return x;
+    return wg_broadcast_to(t, x, n->ndim, n->shape);
+}
+
+#define BINARY_ENTRY(nm)                                                                     \
+    static wg_tensor *nm##_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)           \
+    {                                                                                          \
+        return wg_sum_to(t, nm##_partial(t, n, gy, i), n->in[i]);                            \
+    }                                                                                          \
+    static wg_tensor *nm##_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)               \
+    {                                                                                          \
+        wg_tensor *ty = NULL;                                                                  \
+        for (int i = 0; i < 2; i++) {                                                          \
+            if (!tx[i]) continue;                                                              \
+            wg_tensor *d = nm##_partial(t, n, to_out_shape(t, tx[i], n), i);                 \
+            ty = ty ? wg__add(t, ty, d) : d;                                                   \
+        }                                                                                      \
+        return ty;                                                                             \
+    }                                                                                          \
+    const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 2, .fwd = nm##_kernel, \
+                                .vjp = nm##_vjp, .vjp_ops = nm##_vjp_ops, .jvp = nm##_jvp,   \
+                                .binary = wg__##nm};
+
+BINARY_ENTRY(add)
+BINARY_ENTRY(sub)
+BINARY_ENTRY(mul)
+BINARY_ENTRY(div)
+BINARY_ENTRY(max)
+BINARY_ENTRY(min)
+BINARY_ENTRY(pow)
+
+wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like)
+{
+    if (!g) return NULL;
+    if (g->ndim == like->ndim && memcmp(g->shape, like->shape, sizeof g->shape) == 0) return g;
+    /* like padded with 1s on the left to g's rank; axes summed from the last,
+     * kept as 1, so the earlier axis numbers stay valid */
+    int off = g->ndim - like->ndim;
+    wg_tensor *r = g;
+    for (int ax = g->ndim - 1; ax >= 0 && r; ax--) {
+        int64_t want = ax < off ? 1 : like->shape[ax - off];
+        if (want == 1 && g->shape[ax] != 1) r = wg_sum_axis(t, r, ax, true);
+    }
+    return r ? wg_reshape(t, r, like->ndim, like->shape) : NULL;
+}
+
+wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data)
+{
+    return wg_tensor_new(t, (wg_dtype)like->dtype, like->ndim, like->shape, data, false);
+}
+
 /* ---- broadcast_to ------------------------------------------------------- */
 
 static void broadcast_to_vjp(wg_tensor *n)
@@ -292,7 +396,31 @@ static void broadcast_to_vjp(wg_tensor *n)
         });
     });
 }
-const wg_op wg_op_broadcast_to = {"broadcast_to", WG_OP_broadcast_to, broadcast_to_vjp};
+static void broadcast_to_fwd(wg_tensor *n)
+{
+    const wg_tensor *x = n->in[0];
+    bc_plan p;
+    bc_plan_make(x, x->size == n->size ? x : n, n, &p);
+    WG_TYPED(n->dtype, {
+        const T *xp = x->data;
+        T *yp = n->data;
+        BC_FOR(&p, {
+            (void)ib;
+            yp[io] = xp[ia];
+        });
+    });
+}
+static wg_tensor *broadcast_to_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    return wg_sum_to(t, gy, n->in[i]);
+}
+static wg_tensor *broadcast_to_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    return wg_broadcast_to(t, tx[0], n->ndim, n->shape);
+}
+const wg_op wg_op_broadcast_to = {.name = "broadcast_to", .id = WG_OP_broadcast_to, .arity = 1,
+                                  .fwd = broadcast_to_fwd, .vjp = broadcast_to_vjp,
+                                  .vjp_ops = broadcast_to_vjp_ops, .jvp = broadcast_to_jvp};
 
 wg_tensor *wg_broadcast_to(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -318,15 +446,6 @@ wg_tensor *wg_broadcast_to(wg_tape *t, wg_tensor *x, int ndim, const int64_t *sh
     wg_tensor *n = wg_node_new(t, &wg_op_broadcast_to, (wg_dtype)x->dtype, ndim, shape);
     if (!n) return NULL;
     wg_node_set_inputs(n, x, NULL);
-    bc_plan p;
-    bc_plan_make(x, x->size == n->size ? x : n, n, &p);
-    WG_TYPED(n->dtype, {
-        const T *xp = x->data;
-        T *yp = n->data;
-        BC_FOR(&p, {
-            (void)ib;
-            yp[io] = xp[ia];
-        });
-    });
+    broadcast_to_fwd(n);
     return wg_node_done(t, n);
 }

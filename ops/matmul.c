@@ -12,6 +12,10 @@
  *
  * Shape: [m,k]@[k,n] -> [m,n]; [B,m,k]@[B,k,n] -> [B,m,n]; a 2-D operand with
  * a 3-D one is used by every batch.  [B,m,k]@[k,n] is one GEMM of B*m rows.
+ *
+ * Second order: the recorded VJPs are the same two products made with
+ * wg_matmul_ex (transposes as flags, still no copies), summed over the batch
+ * where a 2-D operand was shared by a 3-D one.  JVP: dA op(B) + op(A) dB.
  */
 #include "blas.h"
 #include "wg_clones.h"
@@ -78,7 +82,39 @@ static void matmul_vjp(wg_tensor *n)
     if (ga) note_blocks(a, parts_a, g.batch, g.rs_a);
     if (gb) note_blocks(b, parts_b, g.batch, g.rs_b);
 }
-const wg_op wg_op_matmul = {"matmul", WG_OP_matmul, matmul_vjp};
+static void matmul_fwd(wg_tensor *n)
+{
+    const wg_tensor *a = n->in[0], *b = n->in[1];
+    mm_geom g = geom_of(a, b, n->attr.i[0], n->attr.i[1]);
+    const size_t es = wg_dtype_size(n->dtype);
+    for (int64_t i = 0; i < g.batch; i++)
+        wg_gemm(n->dtype, g.m, g.n, g.k, 1.0, (const char *)a->data + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a,
+                (const char *)b->data + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b, 0.0,
+                (char *)n->data + (size_t)(i * g.m * g.n) * es, g.n, 1);
+}
+/* A cotangent made batched by a shared 2-D operand, summed back over the batch. */
+static wg_tensor *unbatch(wg_tape *t, wg_tensor *g, const wg_tensor *x)
+{
+    return g && g->ndim > x->ndim ? wg_sum_axis(t, g, 0, false) : g;
+}
+static wg_tensor *matmul_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    wg_tensor *a = n->in[0], *b = n->in[1];
+    const bool ta = n->attr.i[0], tb = n->attr.i[1];
+    if (i == 0) /* d op(A) = dC op(B)^T; stored transposed: op(B) dC^T */
+        return unbatch(t, ta ? wg_matmul_ex(t, b, gy, tb, true) : wg_matmul_ex(t, gy, b, false, !tb), a);
+    /* d op(B) = op(A)^T dC; stored transposed: dC^T op(A) */
+    return unbatch(t, tb ? wg_matmul_ex(t, gy, a, true, ta) : wg_matmul_ex(t, a, gy, !ta, false), b);
+}
+static wg_tensor *matmul_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    const bool ta = n->attr.i[0], tb = n->attr.i[1];
+    wg_tensor *y = tx[0] ? wg_matmul_ex(t, tx[0], n->in[1], ta, tb) : NULL;
+    wg_tensor *z = tx[1] ? wg_matmul_ex(t, n->in[0], tx[1], ta, tb) : NULL;
+    return y && z ? wg__add(t, y, z) : y ? y : z;
+}
+const wg_op wg_op_matmul = {.name = "matmul", .id = WG_OP_matmul, .arity = 2, .fwd = matmul_fwd,
+                            .vjp = matmul_vjp, .vjp_ops = matmul_vjp_ops, .jvp = matmul_jvp};
 
 /* "matmul: <problem>: a is f32[2,3]<ta>, b is f32[4,5]<tb>"; returns NULL. */
 static wg_tensor *mm_fail(wg_tape *t, wg_status st, const char *problem, const wg_tensor *a, const char *ta,
@@ -119,11 +155,7 @@ wg_tensor *wg_matmul_ex(wg_tape *t, wg_tensor *a, wg_tensor *b, bool trans_a, bo
     wg_node_set_inputs(n, a, b);
     n->attr.i[0] = trans_a;
     n->attr.i[1] = trans_b;
-    const size_t es = wg_dtype_size(n->dtype);
-    for (int64_t i = 0; i < g.batch; i++)
-        wg_gemm(n->dtype, g.m, g.n, g.k, 1.0, (const char *)a->data + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a,
-                (const char *)b->data + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b, 0.0,
-                (char *)n->data + (size_t)(i * g.m * g.n) * es, g.n, 1);
+    matmul_fwd(n);
     return wg_node_done(t, n);
 }
 

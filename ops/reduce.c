@@ -10,6 +10,12 @@
  * Shape: along an axis, x is viewed as [outer, K, inner]; the output is
  * [outer, inner], with the axis kept as 1 when keepdim.  Over all elements the
  * output is 0-d.  Sums accumulate in double, also for f32.
+ *
+ * Second order and forward mode: sum and mean are linear, so the JVP is the
+ * op itself on the tangent and the recorded VJP is gy put back on the
+ * reduced axis (reshape to keepdim, broadcast_to x's shape, times 1/K for
+ * mean).  max_axis is linear in x for a fixed argmax: both rules use a
+ * constant one-hot mask of the argmax, whose own derivative is 0.
  */
 #include <math.h>
 
@@ -122,8 +128,49 @@ static void sum_vjp_scaled(wg_tensor *n, bool mean)
 
 static void sum_vjp(wg_tensor *n) { sum_vjp_scaled(n, false); }
 static void mean_vjp(wg_tensor *n) { sum_vjp_scaled(n, true); }
-const wg_op wg_op_sum = {"sum", WG_OP_sum, sum_vjp};
-const wg_op wg_op_mean = {"mean", WG_OP_mean, mean_vjp};
+static void sum_fwd1(wg_tensor *n) { sum_fwd(n, false); }
+static void mean_fwd1(wg_tensor *n) { sum_fwd(n, true); }
+
+/* gy ([outer, inner] as n's shape) spread back over x's shape along the
+ * reduced axis: reshape to keepdim, then broadcast_to. */
+static wg_tensor *unreduce(wg_tape *t, const wg_tensor *n, wg_tensor *gy)
+{
+    const wg_tensor *x = n->in[0];
+    int ax = (int)n->attr.i[0];
+    if (ax != AXIS_ALL && !n->attr.i[1]) {
+        int64_t kd[WG_MAX_DIMS];
+        for (int i = 0; i < x->ndim; i++) kd[i] = i == ax ? 1 : x->shape[i];
+        gy = wg_reshape(t, gy, x->ndim, kd);
+    }
+    return wg_broadcast_to(t, gy, x->ndim, x->shape);
+}
+/* The same reduction of another tensor of x's shape. */
+static wg_tensor *reduce_like(wg_tape *t, const wg_tensor *n, wg_tensor *x, bool mean)
+{
+    int ax = (int)n->attr.i[0];
+    if (ax == AXIS_ALL) return mean ? wg_mean(t, x) : wg_sum(t, x);
+    return mean ? wg_mean_axis(t, x, ax, n->attr.i[1]) : wg_sum_axis(t, x, ax, n->attr.i[1]);
+}
+static wg_tensor *sum_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    (void)i;
+    return unreduce(t, n, gy);
+}
+static wg_tensor *mean_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    (void)i;
+    const wg_tensor *x = n->in[0];
+    red_view v = view_of(x, (int)n->attr.i[0]);
+    wg_tensor *g = unreduce(t, n, gy);
+    return g ? wg__mul(t, g, wg_scalar(t, (wg_dtype)g->dtype, 1.0 / (double)v.k, false)) : NULL;
+}
+static wg_tensor *sum_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx) { return reduce_like(t, n, tx[0], false); }
+static wg_tensor *mean_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx) { return reduce_like(t, n, tx[0], true); }
+
+const wg_op wg_op_sum = {.name = "sum", .id = WG_OP_sum, .arity = 1, .fwd = sum_fwd1, .vjp = sum_vjp,
+                         .vjp_ops = sum_vjp_ops, .jvp = sum_jvp};
+const wg_op wg_op_mean = {.name = "mean", .id = WG_OP_mean, .arity = 1, .fwd = mean_fwd1, .vjp = mean_vjp,
+                          .vjp_ops = mean_vjp_ops, .jvp = mean_jvp};
 
 static wg_tensor *sum_like(wg_tape *t, const wg_op *op, wg_tensor *x, int axis, bool keepdim, bool all)
 {
@@ -163,7 +210,34 @@ static void max_axis_vjp(wg_tensor *n)
             }
     });
 }
-const wg_op wg_op_max_axis = {"max_axis", WG_OP_max_axis, max_axis_vjp};
+static void max_axis_fwd(wg_tensor *n);
+
+/* The argmax as a constant one-hot mask of x's shape. */
+static wg_tensor *argmax_mask(wg_tape *t, const wg_tensor *n)
+{
+    const wg_tensor *x = n->in[0];
+    wg_tensor *m = wg_full_like(t, x, 0);
+    if (!m) return NULL;
+    red_view v = view_of(x, (int)n->attr.i[0]);
+    const uint32_t *arg = n->aux;
+    WG_TYPED(n->dtype, {
+        T *mp = (T *)m->data; /* a constant made just now: nothing has read it */
+        for (size_t o = 0; o < v.outer; o++)
+            for (size_t i = 0; i < v.inner; i++) mp[(o * v.k + arg[o * v.inner + i]) * v.inner + i] = 1;
+    });
+    return m;
+}
+static wg_tensor *max_axis_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    (void)i;
+    return wg__mul(t, unreduce(t, n, gy), argmax_mask(t, n));
+}
+static wg_tensor *max_axis_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    return wg_sum_axis(t, wg__mul(t, tx[0], argmax_mask(t, n)), (int)n->attr.i[0], n->attr.i[1]);
+}
+const wg_op wg_op_max_axis = {.name = "max_axis", .id = WG_OP_max_axis, .arity = 1, .fwd = max_axis_fwd,
+                              .vjp = max_axis_vjp, .vjp_ops = max_axis_vjp_ops, .jvp = max_axis_jvp};
 
 wg_tensor *wg_max_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
 {
@@ -184,6 +258,16 @@ wg_tensor *wg_max_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
     uint32_t *arg = n->size ? wg_arena_alloc(t, n->size * sizeof *arg) : NULL;
     if (n->size && !arg) return NULL;
     n->aux = arg;
+    max_axis_fwd(n);
+    return wg_node_done(t, n);
+}
+
+/* Values and argmax (n->aux) of a max_axis node from its input. */
+static void max_axis_fwd(wg_tensor *n)
+{
+    const wg_tensor *x = n->in[0];
+    red_view v = view_of(x, (int)n->attr.i[0]);
+    uint32_t *arg = n->aux;
     WG_TYPED(n->dtype, {
         const T *xp = x->data;
         T *yp = n->data;
@@ -200,5 +284,4 @@ wg_tensor *wg_max_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
                 arg[o * v.inner + i] = bi;
             }
     });
-    return wg_node_done(t, n);
 }

@@ -8,6 +8,10 @@
  *
  * A view along one axis is [outer, K, inner]: outer is the product of the
  * axes before it, inner of the axes after it.
+ *
+ * Every op here is linear: its JVP is the op itself applied to the tangent,
+ * and its recorded VJP is the adjoint op (transpose back, reshape back, pad
+ * a slice's cotangent with zeros by concat, slice concat's apart).
  */
 #include "wg_internal.h"
 
@@ -72,7 +76,28 @@ static void transpose_vjp(wg_tensor *n)
         TRANSPOSE_LOOP(nn, s, gx[ix] += gy[io]);
     });
 }
-const wg_op wg_op_transpose = {"transpose", WG_OP_transpose, transpose_vjp};
+static void transpose_fwd(wg_tensor *n)
+{
+    const wg_tensor *x = n->in[0];
+    int64_t nn[4], s[4];
+    transpose_plan(x, (int)n->attr.i[0], (int)n->attr.i[1], nn, s);
+    WG_TYPED(n->dtype, {
+        const T *xp = x->data;
+        T *yp = n->data;
+        TRANSPOSE_LOOP(nn, s, yp[io] = xp[ix]);
+    });
+}
+static wg_tensor *transpose_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    (void)i;
+    return wg_transpose(t, gy, (int)n->attr.i[0], (int)n->attr.i[1]);
+}
+static wg_tensor *transpose_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    return wg_transpose(t, tx[0], (int)n->attr.i[0], (int)n->attr.i[1]);
+}
+const wg_op wg_op_transpose = {.name = "transpose", .id = WG_OP_transpose, .arity = 1, .fwd = transpose_fwd,
+                               .vjp = transpose_vjp, .vjp_ops = transpose_vjp_ops, .jvp = transpose_jvp};
 
 wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
 {
@@ -91,13 +116,7 @@ wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
     wg_node_set_inputs(n, x, NULL);
     n->attr.i[0] = a0;
     n->attr.i[1] = a1;
-    int64_t nn[4], s[4];
-    transpose_plan(x, a0, a1, nn, s);
-    WG_TYPED(n->dtype, {
-        const T *xp = x->data;
-        T *yp = n->data;
-        TRANSPOSE_LOOP(nn, s, yp[io] = xp[ix]);
-    });
+    transpose_fwd(n);
     return wg_node_done(t, n);
 }
 
@@ -119,7 +138,17 @@ static void reshape_vjp(wg_tensor *n)
 {
     if (wg_needs_grad(n->in[0])) flat_acc(n->in[0], n);
 }
-const wg_op wg_op_reshape = {"reshape", WG_OP_reshape, reshape_vjp};
+static void reshape_fwd(wg_tensor *n) { (void)n; } /* shares its input's values */
+static wg_tensor *reshape_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    return wg_reshape(t, gy, n->in[i]->ndim, n->in[i]->shape);
+}
+static wg_tensor *reshape_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    return wg_reshape(t, tx[0], n->ndim, n->shape);
+}
+const wg_op wg_op_reshape = {.name = "reshape", .id = WG_OP_reshape, .arity = 1, .fwd = reshape_fwd,
+                             .vjp = reshape_vjp, .vjp_ops = reshape_vjp_ops, .jvp = reshape_jvp};
 
 wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
 {
@@ -175,7 +204,20 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
 /* ---- detach --------------------------------------------------------------- */
 
 static void detach_vjp(wg_tensor *n) { (void)n; }
-const wg_op wg_op_detach = {"detach", WG_OP_detach, detach_vjp};
+static void detach_fwd(wg_tensor *n) { (void)n; } /* shares its input's values */
+/* No gradient and no tangent pass a detach, at any order. */
+static wg_tensor *detach_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    (void)gy;
+    return wg_full_like(t, n->in[i], 0);
+}
+static wg_tensor *detach_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    (void)t, (void)n, (void)tx;
+    return NULL;
+}
+const wg_op wg_op_detach = {.name = "detach", .id = WG_OP_detach, .arity = 1, .fwd = detach_fwd,
+                            .vjp = detach_vjp, .vjp_ops = detach_vjp_ops, .jvp = detach_jvp};
 
 wg_tensor *wg_detach(wg_tape *t, wg_tensor *x)
 {
@@ -220,7 +262,42 @@ static void slice_vjp(wg_tensor *n)
     slab_copy(n->dtype, true, gx, (size_t)x->shape[ax], (size_t)n->attr.i[1], n->grad, (size_t)n->shape[ax], 0,
               (size_t)n->shape[ax], outer, inner);
 }
-const wg_op wg_op_slice = {"slice", WG_OP_slice, slice_vjp};
+static void slice_fwd(wg_tensor *n)
+{
+    const wg_tensor *x = n->in[0];
+    int ax = (int)n->attr.i[0];
+    size_t outer, inner;
+    axis_view(x->shape, x->ndim, ax, &outer, &inner);
+    slab_copy(n->dtype, false, n->data, (size_t)n->shape[ax], 0, x->data, (size_t)x->shape[ax],
+              (size_t)n->attr.i[1], (size_t)n->shape[ax], outer, inner);
+}
+/* gy padded with zeros back to x's extent along the axis. */
+static wg_tensor *slice_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    const wg_tensor *x = n->in[i];
+    int ax = (int)n->attr.i[0];
+    int64_t before = n->attr.i[1], after = x->shape[ax] - before - n->shape[ax];
+    wg_tensor *parts[3];
+    int k = 0;
+    int64_t shape[WG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    if (before > 0) {
+        shape[ax] = before;
+        parts[k++] = wg_full(t, (wg_dtype)x->dtype, x->ndim, shape, 0);
+    }
+    parts[k++] = gy;
+    if (after > 0) {
+        shape[ax] = after;
+        parts[k++] = wg_full(t, (wg_dtype)x->dtype, x->ndim, shape, 0);
+    }
+    return k == 1 ? gy : wg_concat(t, k, parts, ax);
+}
+static wg_tensor *slice_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    return wg_slice(t, tx[0], (int)n->attr.i[0], n->attr.i[1], n->attr.i[1] + n->shape[n->attr.i[0]]);
+}
+const wg_op wg_op_slice = {.name = "slice", .id = WG_OP_slice, .arity = 1, .fwd = slice_fwd, .vjp = slice_vjp,
+                           .vjp_ops = slice_vjp_ops, .jvp = slice_jvp};
 
 wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t end)
 {
@@ -244,10 +321,7 @@ wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t e
     wg_node_set_inputs(n, x, NULL);
     n->attr.i[0] = ax;
     n->attr.i[1] = start;
-    size_t outer, inner;
-    axis_view(x->shape, x->ndim, ax, &outer, &inner);
-    slab_copy(n->dtype, false, n->data, (size_t)shape[ax], 0, x->data, (size_t)k, (size_t)start, (size_t)shape[ax],
-              outer, inner);
+    slice_fwd(n);
     return wg_node_done(t, n);
 }
 
@@ -267,7 +341,42 @@ static void concat_vjp(wg_tensor *n)
         off += kj;
     }
 }
-const wg_op wg_op_concat = {"concat", WG_OP_concat, concat_vjp};
+static void concat_fwd(wg_tensor *n)
+{
+    wg_tensor **xs = n->aux;
+    int ax = (int)n->attr.i[0], count = (int)n->attr.i[1];
+    size_t outer, inner, off = 0;
+    axis_view(n->shape, n->ndim, ax, &outer, &inner);
+    for (int j = 0; j < count; j++) {
+        size_t kj = (size_t)xs[j]->shape[ax];
+        slab_copy(n->dtype, false, n->data, (size_t)n->shape[ax], off, xs[j]->data, kj, 0, kj, outer, inner);
+        off += kj;
+    }
+}
+static int concat_n_inputs(const wg_tensor *n) { return (int)n->attr.i[1]; }
+static wg_tensor *concat_input(const wg_tensor *n, int i) { return ((wg_tensor **)n->aux)[i]; }
+/* Input i's part of gy. */
+static wg_tensor *concat_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
+{
+    wg_tensor **xs = n->aux;
+    int ax = (int)n->attr.i[0];
+    int64_t off = 0;
+    for (int j = 0; j < i; j++) off += xs[j]->shape[ax];
+    return wg_slice(t, gy, ax, off, off + xs[i]->shape[ax]);
+}
+/* The inputs' tangents joined, zeros for those without. */
+static wg_tensor *concat_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
+{
+    wg_tensor **xs = n->aux;
+    int count = (int)n->attr.i[1];
+    wg_tensor **parts = wg_arena_alloc(t, (size_t)count * sizeof *parts);
+    if (!parts) return NULL;
+    for (int j = 0; j < count; j++) parts[j] = tx[j] ? tx[j] : wg_full_like(t, xs[j], 0);
+    return wg_concat(t, count, parts, (int)n->attr.i[0]);
+}
+const wg_op wg_op_concat = {.name = "concat", .id = WG_OP_concat, .arity = -1, .fwd = concat_fwd,
+                            .vjp = concat_vjp, .vjp_ops = concat_vjp_ops, .jvp = concat_jvp,
+                            .n_inputs = concat_n_inputs, .input = concat_input};
 
 wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
 {
@@ -318,12 +427,6 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
     n->flags |= req;
     n->attr.i[0] = ax;
     n->attr.i[1] = count;
-    size_t outer, inner, off = 0;
-    axis_view(shape, x0->ndim, ax, &outer, &inner);
-    for (int j = 0; j < count; j++) {
-        size_t kj = (size_t)saved[j]->shape[ax];
-        slab_copy(n->dtype, false, n->data, (size_t)shape[ax], off, saved[j]->data, kj, 0, kj, outer, inner);
-        off += kj;
-    }
+    concat_fwd(n);
     return wg_node_done(t, n);
 }

@@ -15,6 +15,13 @@
  * sign and step are piecewise constant: their outputs never require a
  * gradient, so nothing flows back through them (the derivative is 0 almost
  * everywhere and undefined at the jump).
+ *
+ * Second order and forward mode: the Jacobian of an elementwise op is
+ * diagonal, so the recorded VJP and the JVP are the same product, g times
+ * y'(x), written below once per op (*_dmul) with wengert's ops: the VJP
+ * with g = gy, the JVP with g = tx.  Each uses the saved value the kernel
+ * uses (exp's and tanh's output), so the recorded backward is differentiable
+ * through it.
  */
 #include <tgmath.h>
 
@@ -58,7 +65,6 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
             }                                                                \
         });                                                                  \
     }                                                                        \
-    const wg_op wg_op_##name = {#name, WG_OP_##name, name##_vjp};            \
     static void name##_fwd(wg_tensor *n)                                     \
     {                                                                        \
         WG_TYPED(n->dtype, {                                                 \
@@ -93,6 +99,72 @@ UNARY_OP(abs, fabs(X), G * ((X > 0) - (X < 0)))
 UNARY_OP(pow_c, C == 2 ? X * X : pow(X, C), C == 0 ? 0 : G * (C == 2 ? 2 * X : C * pow(X, C - 1)))
 UNARY_OP(sign, (T)((X > 0) - (X < 0)), 0)
 UNARY_OP(step, (T)(X >= 0), 0)
+
+/* g * y'(x), recorded; n is the node (its output y), x = n->in[0]. */
+static wg_tensor *neg_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    (void)n;
+    return wg_neg(t, g);
+}
+static wg_tensor *exp_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g) { return wg__mul(t, g, n); }
+static wg_tensor *log_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g) { return wg__div(t, g, n->in[0]); }
+static wg_tensor *log1p_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    return wg__div(t, g, wg__add(t, wg_full_like(t, n, 1), n->in[0]));
+}
+static wg_tensor *sqrt_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    return wg__div(t, g, wg__mul(t, wg_full_like(t, n, 2), n));
+}
+static wg_tensor *tanh_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    return wg__mul(t, g, wg__sub(t, wg_full_like(t, n, 1), wg__mul(t, n, n)));
+}
+static wg_tensor *abs_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g) { return wg__mul(t, g, wg_sign(t, n->in[0])); }
+static wg_tensor *pow_c_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    wg_tensor *x = n->in[0];
+    const double c = n->attr.c;
+    if (c == 0) return wg_full_like(t, g, 0); /* x^0: an exact 0, as the kernel (not g * 0) */
+    wg_tensor *d = c == 2 ? wg__mul(t, wg_full_like(t, x, 2), x)
+                          : wg__mul(t, wg_full_like(t, x, c), wg__pow_c(t, x, c - 1));
+    return wg__mul(t, g, d);
+}
+/* Piecewise constant: no gradient at any order. */
+static wg_tensor *sign_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    (void)g;
+    return wg_full_like(t, n->in[0], 0);
+}
+static wg_tensor *step_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    (void)g;
+    return wg_full_like(t, n->in[0], 0);
+}
+
+#define UNARY_ENTRY(nm)                                                               \
+    static wg_tensor *nm##_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)    \
+    {                                                                                   \
+        (void)i;                                                                        \
+        return nm##_dmul(t, n, gy);                                                   \
+    }                                                                                   \
+    static wg_tensor *nm##_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)        \
+    {                                                                                   \
+        return nm##_dmul(t, n, tx[0]);                                                \
+    }                                                                                   \
+    const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 1, .fwd = nm##_fwd, \
+                                .vjp = nm##_vjp, .vjp_ops = nm##_vjp_ops, .jvp = nm##_jvp};
+
+UNARY_ENTRY(neg)
+UNARY_ENTRY(exp)
+UNARY_ENTRY(log)
+UNARY_ENTRY(log1p)
+UNARY_ENTRY(sqrt)
+UNARY_ENTRY(tanh)
+UNARY_ENTRY(abs)
+UNARY_ENTRY(pow_c)
+UNARY_ENTRY(sign)
+UNARY_ENTRY(step)
 
 UNARY_CTOR(neg)
 UNARY_CTOR(exp)

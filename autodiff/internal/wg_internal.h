@@ -34,10 +34,37 @@ typedef enum {
     WG_N_OPS
 } wg_op_id;
 
+/* One entry of the op table: everything about a primitive, side by side.
+ * Nothing outside the entry knows which op a node is: the tape, backward,
+ * the recorded (create-graph) backward and forward mode reach an op only
+ * through these fields.
+ *
+ *   fwd      recompute n's value from its inputs' (the same kernel the
+ *            constructor runs; replay and checks use it)
+ *   vjp      the fast numeric VJP: accumulate n->grad into the inputs' grads
+ *   vjp_ops  the same VJP written with wengert's own ops, so it is recorded
+ *            and can be differentiated again: input i's cotangent for the
+ *            output cotangent gy, shaped like input i (NULL: no second-order
+ *            rule; a create-graph pass through the op is a tape error)
+ *   jvp      forward mode: n's tangent from its inputs' tangents tx[i]
+ *            (NULL entries are zero tangents), recorded with wengert's ops;
+ *            NULL result: a zero tangent (or an error on the tape)
+ *   n_inputs, input
+ *            for ops whose inputs are not n->in[0..n_in) (concat, custom
+ *            ops keep theirs in aux); NULL: n->in
+ *   binary   the op's constructor, for binary elementwise ops: autodiff/
+ *            accumulates recorded gradients through the table's add */
 typedef struct wg_op {
     const char *name;
     wg_op_id id;
-    void (*vjp)(wg_tensor *n); /* accumulate n's gradient into its inputs'; NULL: none */
+    int arity; /* inputs; -1: variable (concat, custom ops) */
+    void (*fwd)(wg_tensor *n);
+    void (*vjp)(wg_tensor *n);
+    wg_tensor *(*vjp_ops)(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i);
+    wg_tensor *(*jvp)(wg_tape *t, wg_tensor *n, wg_tensor *const *tx);
+    int (*n_inputs)(const wg_tensor *n);
+    wg_tensor *(*input)(const wg_tensor *n, int i);
+    wg_tensor *(*binary)(wg_tape *t, wg_tensor *a, wg_tensor *b);
 } wg_op;
 
 #define X(name) extern const wg_op wg_op_##name;
@@ -95,11 +122,28 @@ struct wg_tape {
     uint32_t fast_gen;   /* gen while recording needs no checks (no error, no anomaly mode), else 0 */
     bool anomaly;
     bool in_backward;
+    bool fwd_active;  /* some node has a tangent: ops propagate tangents (wg_node_done) */
+    bool in_jvp;      /* recording a JVP rule: its nodes get no tangents (one level) */
+    wg_tensor **tan;  /* forward mode: tangent of node id, NULL for zero; tan_cap entries */
+    size_t tan_cap, tan_hi; /* tan_hi: one past the highest id with a tangent this pass */
+    wg_tensor **gmap; /* recorded backward: the cotangent of node id (scratch, gmap_cap entries) */
+    size_t gmap_cap;
+    wg_tensor **lgrad; /* wg_backward_ex(CREATE_GRAPH): a leaf's recorded gradient, by id */
+    size_t lgrad_cap, lgrad_hi;
+    void *scratch; /* the functional numeric backward's saved leaf gradients */
+    size_t scratch_cap;
     const char *op_name;       /* the op being recorded: names out-of-memory errors */
     const wg_tensor *bw_node;  /* in backward, the node whose VJP runs: the same */
     wg_status status;
     char err[384];
 };
+
+/* A node's inputs, for every op alike. */
+static inline int wg_node_n_in(const wg_tensor *n) { return n->op->n_inputs ? n->op->n_inputs(n) : n->n_in; }
+static inline wg_tensor *wg_node_in(const wg_tensor *n, int i)
+{
+    return n->op->input ? n->op->input(n, i) : n->in[i];
+}
 
 /* ---- arena and nodes (autodiff/tape.c) --------------------------------- */
 /* Values and gradients are WG_ALIGN-aligned, nodes WG_NODE_ALIGN-aligned, and
@@ -203,8 +247,25 @@ static inline void *wg_grad_acc(wg_tensor *x)
     if (first) x->gval.d = 0;
     return g;
 }
-/* After a forward kernel ran: anomaly check, then the node is final. */
+/* After a forward kernel ran: anomaly check, the tangent in forward mode
+ * (the op's JVP rule), then the node is final; NULL on error. */
 wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
+/* The numeric backward from k outputs at once, each seeded (seeds NULL, or
+ * an entry NULL: 1 for a one-element output), walking from the newest. */
+int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor *const *seeds);
+/* The checks of an output and its seed (NULL: out must have one element);
+ * 0 with the error recorded. */
+int wg_seed_ok(wg_tape *t, const wg_tensor *out, const wg_tensor *seed);
+/* Grow a by-id array of node pointers (zero-filled) so that index `need`
+ * exists; 0 with the error on the tape when out of memory. */
+int wg_idmap_reserve(wg_tape *t, wg_tensor ***a, size_t *cap, size_t need);
+
+/* ---- helpers for the ops' recorded VJPs and JVPs (ops/) ----------------- */
+/* g summed over the axes along which `like` was broadcast to g's shape, and
+ * given like's shape: the cotangent of a broadcast operand. */
+wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like);
+/* A constant node with like's shape and dtype and the values of data (in like's dtype). */
+wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data);
 
 /* ---- errors ------------------------------------------------------------- */
 void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -279,7 +340,7 @@ static inline bool wg_scalar_live(const wg_tape *t, const wg_tensor *x)
 /* fast_gen after a change of gen, status or anomaly mode. */
 static inline void wg_tape_update_fast(wg_tape *t)
 {
-    t->fast_gen = t->status == WG_OK && !t->anomaly ? t->gen : 0;
+    t->fast_gen = t->status == WG_OK && !t->anomaly && !t->fwd_active ? t->gen : 0;
 }
 
 #endif

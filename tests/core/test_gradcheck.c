@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "core_util.h"
+#include "custom_ops.h"
 #include "wg_test.h"
 
 #define X(name) void gc_case_##name(void);
@@ -483,6 +484,29 @@ void gc_case_detach(void)
         wg_param_free(p);
     }
     n_cases++;
+}
+
+/* ---- custom ops (tests/core/custom_ops.h): a user's erf and a b^2 ---------- */
+
+static wg_custom_op *cop_erf, *cop_ab2;
+
+static wg_tensor *f_custom(wg_tape *t, wg_tensor *const *in, void *ctx)
+{
+    const wg_custom_op *op = ctx;
+    return wg_custom(t, op, op == cop_erf ? 1 : 2, in);
+}
+
+void gc_case_custom(void)
+{
+    cop_erf = make_erf(false);
+    cop_ab2 = make_ab2(false);
+    CHECK(cop_erf && cop_ab2, "register: %s", wg_last_error());
+    if (!cop_erf || !cop_ab2) return;
+    gc("custom erf", f_custom, cop_erf, 1, (in_spec[]){{2, {3, 4}, FILL_NORMAL}});
+    gc("custom erf 0-d", f_custom, cop_erf, 1, (in_spec[]){{0, {0}, FILL_NORMAL}});
+    gc("custom ab2", f_custom, cop_ab2, 2, (in_spec[]){{2, {2, 3}, FILL_NORMAL}, {2, {2, 3}, FILL_NORMAL}});
+    wg_custom_free(cop_erf);
+    wg_custom_free(cop_ab2);
 }
 
 /* ---- composites: a two-layer MLP with a log-sum-exp loss ------------------- */
