@@ -78,6 +78,52 @@ def seed_expression(x1v, x2v):
     return float(f) + float(x1.grad) + float(x2.grad)
 
 
+def mlp_a_loss(w1, b1, w2, b2):
+    """The 784-128-10 loss at batch 128 as a function of its weights (as wg_bench.c's mlp_a_loss)."""
+    h = F.relu(F.linear(state["x"], w1, b1))
+    return F.cross_entropy(F.linear(h, w2, b2), state["y"])
+
+
+def mlp_a_weights():
+    net, _ = state["net_a"]
+    return tuple(p.detach() for p in (net[0].weight, net[0].bias, net[2].weight, net[2].bias))
+
+
+def grad_mlp():
+    w = tuple(p.clone().requires_grad_(True) for p in mlp_a_weights())
+    loss = mlp_a_loss(*w)
+    loss.backward()
+    return float(loss)
+
+
+def hvp_mlp():
+    """torch.autograd.functional.hvp: H v of the loss w.r.t. the weights, v_k = sin(k + 1) over the
+    weights flattened in order (as wg_bench.c's)."""
+    w = mlp_a_weights()
+    if "hvp_v" not in state:
+        flat = torch.sin(torch.arange(1, sum(p.numel() for p in w) + 1, dtype=torch.float64)).to(w[0].dtype)
+        state["hvp_v"] = tuple(c.reshape(p.shape) for c, p in zip(torch.split(flat, [p.numel() for p in w]), w))
+    _, hv = torch.autograd.functional.hvp(mlp_a_loss, w, state["hvp_v"])
+    return float(sum(h.sum() for h in hv))
+
+
+def hessian_seed():
+    """The full Hessian of wg_bench.c's 10-variable expression, float64."""
+    x = torch.tensor([0.1 * (i + 1) - 0.4 for i in range(10)], dtype=torch.float64)
+
+    def f(x):
+        a = (2 * x + 3 * torch.roll(x, -1)) ** 2
+        b = torch.exp(0.1 * x) * torch.roll(x, -2)
+        c = torch.tanh(x) * torch.roll(x, -5)
+        return (a + b + c).sum()
+
+    return float(torch.autograd.functional.hessian(f, x).sum())
+
+
+HIGHER = {"grad_mlp": (grad_mlp, 1e3), "hvp_mlp": (hvp_mlp, 1e3), "hvp_mlp_fwd": (hvp_mlp, 1e3),
+          "hessian_seed": (hessian_seed, 1e6)}
+
+
 def mnist():
     if "mnist" not in state:
         d = "data/mnist"
@@ -104,6 +150,13 @@ def run(name, n):
         for i in range(n):
             extra = seed_expression(1.0 + (i & 7), 3.0)
         return (time.perf_counter() - t0) / n * 1e9, extra
+    if name in HIGHER:  # hvp_mlp_fwd: PyTorch has one hvp, timed for both rows
+        fn, unit = HIGHER[name]
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            extra = fn()
+        return (time.perf_counter() - t0) / n * unit, extra
     if name in MLPS:
         tag, b = MLPS[name]
         net, opt = state["net_" + tag]

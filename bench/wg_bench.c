@@ -14,7 +14,12 @@
  *   wg_bench --mem NAME STEPS DIR   memory of a fresh process running STEPS steps
  *
  * Workloads: scalar_chain, scalar_chain_floor (hand-written derivative code),
- * seed_expression, mlp_a_b128, mlp_a_b32, mlp_a_b1, mlp_b_b128, mnist_epoch.
+ * seed_expression, mlp_a_b128, mlp_a_b32, mlp_a_b1, mlp_b_b128, mnist_epoch,
+ * and the higher-order ones: grad_mlp (one gradient of the 784-128-10 loss
+ * at batch 128, the unit of the next two), hvp_mlp (its Hessian-vector
+ * product with respect to the weights, reverse-over-reverse), hvp_mlp_fwd
+ * (forward-over-reverse), hessian_seed (the full Hessian of a 10-variable
+ * scalar expression).
  */
 #include <blis.h>
 #include <math.h>
@@ -196,6 +201,73 @@ static double seed_expression(wg_tape *t, double x1v, double x2v)
     return wg_item(f) + wg_grad_item(x1) + wg_grad_item(x2);
 }
 
+/* ---- higher order ---------------------------------------------------------- */
+
+/* The 784-128-10 loss at batch 128 as a function of its weights (W1, b1, W2,
+ * b2 as leaves): the same ops wg_mlp_forward records. */
+static wg_tensor *mlp_a_loss(wg_tape *t, wg_tensor *const *w, void *ctx)
+{
+    (void)ctx;
+    wg_tensor *x = wg_tensor_view(t, WG_F32, 2, (int64_t[]){BATCH, IN}, data_x);
+    wg_tensor *h = wg_nn_relu(t, wg_add(t, wg_matmul_ex(t, x, w[0], false, true), w[1]));
+    wg_tensor *z = wg_add(t, wg_matmul_ex(t, h, w[2], false, true), w[3]);
+    return wg_nn_softmax_cross_entropy_idx(t, z, data_y, WG_REDUCE_MEAN);
+}
+
+static double *hvp_v, *hvp_out;
+static size_t hvp_n;
+
+static double grad_mlp(wg_tape *t)
+{
+    mlp *m = &nets[0];
+    wg_tape_reset(t);
+    wg_tensor *w[4];
+    for (int i = 0; i < 4; i++) w[i] = wg_use(t, m->params[i]);
+    wg_tensor *loss = mlp_a_loss(t, w, NULL);
+    if (!loss || wg_backward(t, loss) != 0) return NAN;
+    wg_mlp_zero_grad(m->net);
+    return wg_item(loss);
+}
+
+/* H v with v_k = sin(k + 1) over the weights in order (W1, b1, W2, b2, each
+ * row-major), as torch_bench.py's; returns sum(H v), a checksum both share. */
+static double hvp_mlp(wg_tape *t, wg_ad_mode mode)
+{
+    mlp *m = &nets[0];
+    if (!hvp_v) {
+        hvp_n = 0;
+        for (int i = 0; i < 4; i++) hvp_n += m->params[i]->numel;
+        hvp_v = malloc(hvp_n * sizeof *hvp_v);
+        hvp_out = malloc(hvp_n * sizeof *hvp_out);
+        for (size_t i = 0; i < hvp_n; i++) hvp_v[i] = sin((double)(i + 1));
+    }
+    if (wg_hvp(t, mlp_a_loss, NULL, 4, m->params, hvp_v, hvp_out, mode) != 0) return NAN;
+    double s = 0;
+    for (size_t i = 0; i < hvp_n; i++) s += hvp_out[i];
+    return s;
+}
+
+/* f(x) = sum_i (2 x_i + 3 x_{i+1})^2 + exp(x_i / 10) x_{i+2} + tanh(x_i) x_{i+5}, indices mod
+ * 10: the seed expression grown to ten variables; returns sum(H). */
+static double hessian_seed(wg_tape *t)
+{
+    enum { NV = 10 };
+    wg_tape_reset(t);
+    wg_tensor *x[NV];
+    for (int i = 0; i < NV; i++) x[i] = wg_var(t, 0.1 * (i + 1) - 0.4);
+    wg_tensor *f = wg_const(t, 0);
+    for (int i = 0; i < NV; i++) {
+        wg_tensor *a = wg_pow(t, wg_add(t, wg_mul(t, 2, x[i]), wg_mul(t, 3, x[(i + 1) % NV])), 2);
+        wg_tensor *b = wg_mul(t, wg_exp(t, wg_mul(t, 0.1, x[i])), x[(i + 2) % NV]);
+        wg_tensor *c = wg_mul(t, wg_tanh(t, x[i]), x[(i + 5) % NV]);
+        f = wg_add(t, f, wg_add(t, a, wg_add(t, b, c)));
+    }
+    double H[NV * NV], s = 0;
+    if (wg_hessian_of(t, f, NV, x, H) != 0) return NAN;
+    for (int i = 0; i < NV * NV; i++) s += H[i];
+    return s;
+}
+
 /* ---- the GEMM floor ------------------------------------------------------ */
 
 /* The GEMMs of one MLP step as wg_dense and matmul's VJP issue them, with W
@@ -314,6 +386,21 @@ static double run(wg_tape *t, const char *name, long n, double *extra)
         for (long i = 0; i < n; i++) *extra = mlp_step(m, t, data_x, data_y, B);
         dt = now() - t0;
         return dt / (double)n * 1e3;
+    }
+    /* higher order: ms per evaluation (hessian_seed: us), extra = a checksum */
+    static const char *const higher[] = {"grad_mlp", "hvp_mlp", "hvp_mlp_fwd", "hessian_seed"};
+    for (int which = 0; which < 4; which++) {
+        if (strcmp(name, higher[which]) != 0) continue;
+#define ONE() (which == 0 ? grad_mlp(t) : which == 1 ? hvp_mlp(t, WG_MODE_REVERSE) \
+               : which == 2 ? hvp_mlp(t, WG_MODE_FORWARD) : hessian_seed(t))
+        double v = ONE();
+        if (isnan(v)) return NAN;
+        t0 = now();
+        for (long i = 0; i < n; i++) v = ONE();
+        dt = now() - t0;
+#undef ONE
+        *extra = v;
+        return dt / (double)n * (which == 3 ? 1e6 : 1e3);
     }
     if (strcmp(name, "mnist_epoch") == 0) {
         if (mnist_load("data/mnist") != 0) return NAN;
