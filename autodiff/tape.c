@@ -598,6 +598,11 @@ wg_tensor *wg_full_like(wg_tape *t, const wg_tensor *x, double v)
 
 wg_tensor *wg_zeros_like(wg_tape *t, const wg_tensor *x) { return wg_full_like(t, x, 0.0); }
 
+wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data)
+{
+    return wg_tensor_new(t, (wg_dtype)like->dtype, like->ndim, like->shape, data, false);
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 wg_dtype wg_dtype_of(const wg_tensor *x) { return x ? (wg_dtype)x->dtype : WG_F32; }

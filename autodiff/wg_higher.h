@@ -89,7 +89,7 @@ int wg_hvp_of(wg_tape *t, wg_tensor *out, int n, wg_tensor *const *xs, wg_tensor
  * its output.  The driver resets t and records on it; the parameters' values
  * and .grad buffers are left as they were.  v, hv: N doubles, the parameters'
  * elements in order. */
-typedef wg_tensor *(*wg_fn)(wg_tape *t, wg_tensor *const *inputs, void *ctx);
+typedef wg_gradcheck_fn wg_fn; /* wg_tensor *f(wg_tape *t, wg_tensor *const *inputs, void *ctx) */
 
 typedef enum {
     WG_MODE_REVERSE = 0, /* Jacobian: one backward per output; HVP: reverse-over-reverse */

@@ -373,11 +373,6 @@ wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like)
     return r ? wg_reshape(t, r, like->ndim, like->shape) : NULL;
 }
 
-wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data)
-{
-    return wg_tensor_new(t, (wg_dtype)like->dtype, like->ndim, like->shape, data, false);
-}
-
 /* ---- broadcast_to ------------------------------------------------------- */
 
 static void broadcast_to_vjp(wg_tensor *n)

@@ -260,12 +260,13 @@ int wg_seed_ok(wg_tape *t, const wg_tensor *out, const wg_tensor *seed);
  * exists; 0 with the error on the tape when out of memory. */
 int wg_idmap_reserve(wg_tape *t, wg_tensor ***a, size_t *cap, size_t need);
 
-/* ---- helpers for the ops' recorded VJPs and JVPs (ops/) ----------------- */
+/* A constant node with like's shape and dtype and the values of data (in like's dtype). */
+wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data);
+
+/* ---- helpers for the ops' recorded VJPs and JVPs (ops/elementwise.c) ---- */
 /* g summed over the axes along which `like` was broadcast to g's shape, and
  * given like's shape: the cotangent of a broadcast operand. */
 wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like);
-/* A constant node with like's shape and dtype and the values of data (in like's dtype). */
-wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data);
 
 /* ---- errors ------------------------------------------------------------- */
 void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
