@@ -325,7 +325,9 @@ wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t e
     return wg_node_done(t, n);
 }
 
-static void concat_vjp(wg_tensor *n)
+/* Each input's slab of the output along the axis: copied in (forward), or
+ * the output's gradient added to the input's (VJP). */
+static void concat_slabs(wg_tensor *n, bool vjp)
 {
     wg_tensor **xs = n->aux;
     int ax = (int)n->attr.i[0], count = (int)n->attr.i[1];
@@ -333,7 +335,9 @@ static void concat_vjp(wg_tensor *n)
     axis_view(n->shape, n->ndim, ax, &outer, &inner);
     for (int j = 0; j < count; j++) {
         size_t kj = (size_t)xs[j]->shape[ax];
-        if (wg_needs_grad(xs[j])) {
+        if (!vjp) {
+            slab_copy(n->dtype, false, n->data, (size_t)n->shape[ax], off, xs[j]->data, kj, 0, kj, outer, inner);
+        } else if (wg_needs_grad(xs[j])) {
             void *gx = wg_grad_buf(xs[j]);
             if (!gx) return;
             slab_copy(n->dtype, true, gx, kj, 0, n->grad, (size_t)n->shape[ax], off, kj, outer, inner);
@@ -341,18 +345,8 @@ static void concat_vjp(wg_tensor *n)
         off += kj;
     }
 }
-static void concat_fwd(wg_tensor *n)
-{
-    wg_tensor **xs = n->aux;
-    int ax = (int)n->attr.i[0], count = (int)n->attr.i[1];
-    size_t outer, inner, off = 0;
-    axis_view(n->shape, n->ndim, ax, &outer, &inner);
-    for (int j = 0; j < count; j++) {
-        size_t kj = (size_t)xs[j]->shape[ax];
-        slab_copy(n->dtype, false, n->data, (size_t)n->shape[ax], off, xs[j]->data, kj, 0, kj, outer, inner);
-        off += kj;
-    }
-}
+static void concat_vjp(wg_tensor *n) { concat_slabs(n, true); }
+static void concat_fwd(wg_tensor *n) { concat_slabs(n, false); }
 static int concat_n_inputs(const wg_tensor *n) { return (int)n->attr.i[1]; }
 static wg_tensor *concat_input(const wg_tensor *n, int i) { return ((wg_tensor **)n->aux)[i]; }
 /* Input i's part of gy. */

@@ -97,4 +97,29 @@ static inline wg_tensor *cu_tensor(wg_tape *t, wg_dtype dt, int ndim, const int6
     return x;
 }
 
+/* One input of a checked function: its shape and how it is filled. */
+typedef struct {
+    int ndim;
+    int64_t d[WG_MAX_DIMS];
+    fill_kind fill;
+} in_spec;
+
+/* The operands of op(a) op(b) with op(a) [m,k] and op(b) [k,n], each 3-D
+ * (batch first) when a3 / b3, stored transposed when ta / tb. */
+static inline void cu_matmul_specs(int64_t m, int64_t k, int64_t n, int64_t batch, bool a3, bool b3, bool ta,
+                                   bool tb, in_spec in[2])
+{
+    int i = 0;
+    in[0] = in[1] = (in_spec){0, {0}, FILL_NORMAL};
+    if (a3) in[0].d[i++] = batch;
+    in[0].d[i++] = ta ? k : m;
+    in[0].d[i++] = ta ? m : k;
+    in[0].ndim = i;
+    i = 0;
+    if (b3) in[1].d[i++] = batch;
+    in[1].d[i++] = tb ? n : k;
+    in[1].d[i++] = tb ? k : n;
+    in[1].ndim = i;
+}
+
 #endif

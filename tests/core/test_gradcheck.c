@@ -22,12 +22,6 @@
 #include "ops.def"
 #undef X
 
-typedef struct {
-    int ndim;
-    int64_t d[WG_MAX_DIMS];
-    fill_kind fill;
-} in_spec;
-
 enum { MAX_IN = 4 };
 
 static int n_cases;
@@ -286,19 +280,9 @@ void gc_case_matmul(void)
         for (int l = L22; l <= L23; l++)
             for (int ta = 0; ta < 2; ta++)
                 for (int tb = 0; tb < 2; tb++) {
-                    int64_t m = dims[d][0], k = dims[d][1], n = dims[d][2];
                     bool a3 = l == L33 || l == L32, b3 = l == L33 || l == L23;
-                    in_spec in[2] = {{0}, {0}};
-                    int i = 0;
-                    if (a3) in[0].d[i++] = batch;
-                    in[0].d[i++] = ta ? k : m;
-                    in[0].d[i++] = ta ? m : k;
-                    in[0].ndim = i;
-                    i = 0;
-                    if (b3) in[1].d[i++] = batch;
-                    in[1].d[i++] = tb ? n : k;
-                    in[1].d[i++] = tb ? k : n;
-                    in[1].ndim = i;
+                    in_spec in[2];
+                    cu_matmul_specs(dims[d][0], dims[d][1], dims[d][2], batch, a3, b3, ta, tb, in);
                     char label[80];
                     snprintf(label, sizeof label, "matmul %s trans_a %d trans_b %d", layout[l], ta, tb);
                     gc(label, f_matmul, &(mm_ctx){ta, tb, false}, 2, in);
