@@ -360,7 +360,7 @@ static int llsq_run(gb_job *j, wg_tape *t)
     wg_tape_reset(t);
     wg_tensor *x = leaf(t, 2, (int64_t[]){m, 1}, s->x, s->grad);
     wg_tensor *r = wg_sub(t, view(t, 2, (int64_t[]){n, 1}, sv), wg_matmul(t, view(t, 2, (int64_t[]){n, m}, T), x));
-    wg_tensor *y = wg_mul(t, 0.5, wg_sum(t, wg_mul(t, r, r)));
+    wg_tensor *y = wg_mul(t, 0.5, wg_sum(t, wg_pow(t, r, 2)));
     if (!y) return tape_failed(j, t);
     if (s->grad) {
         if (wg_backward(t, y) != 0) return tape_failed(j, t);
@@ -377,7 +377,7 @@ static int llsq_prepare(const char *fn, const cJSON *in, gb_job *j)
     if (!pick(j, fn, "primal", "gradient", "llsq", &grad)) return -1;
     st_t *s = st_new(j, grad);
     if (!s || get_vec(j, in, "x", -1, &s->x, &s->m) || get_int(j, in, "n", 2, 100000000, &s->n)) return -1;
-    if ((double)s->n * (double)s->m > 4e8) {
+    if ((double)s->n * (double)s->m > 1e8) {
         snprintf(j->err, sizeof j->err, "n*m = %ld*%ld is too large", s->n, s->m);
         return -1;
     }
@@ -403,7 +403,7 @@ static int llsq_prepare(const char *fn, const cJSON *in, gb_job *j)
  * bench/ runs this same algorithm in PyTorch and ADOL-C.  Scalar tape: the
  * work is scalar-shaped (each minor is a short dot product of other minors). */
 
-#define DET_MAX 20
+#define DET_MAX 16 /* 2^16 minors, 1M nodes; GradBench's largest ell is 11 */
 
 static int det_run(gb_job *j, wg_tape *t)
 {
@@ -504,6 +504,10 @@ static int ode_prepare(const char *fn, const cJSON *in, gb_job *j)
     if (!pick(j, fn, "primal", "gradient", "ode", &grad)) return -1;
     st_t *s = st_new(j, grad);
     if (!s || get_vec(j, in, "x", -1, &s->x, &s->n) || get_int(j, in, "s", 1, 10000000, &s->s)) return -1;
+    if ((double)s->n * (double)s->s > 2e7) { /* 25 nodes of n numbers a step, kept for backward: 8 GB here */
+        snprintf(j->err, sizeof j->err, "n*s = %ld*%ld is too large for the tape (at most 2e7)", s->n, s->s);
+        return -1;
+    }
     if (alloc_out(j, s, (size_t)s->n)) return -1;
     j->run = ode_run;
     j->write = write_vec;
@@ -515,7 +519,7 @@ static int ode_prepare(const char *fn, const cJSON *in, gb_job *j)
  *   Q_k = diag(exp q_k) + strictly-lower part filled column by column from l_k;
  *   U = Q^T is built row by row (row i of U is column i of Q: i zeros,
  *   exp q_ki, then l_k's i-th column block), so Q_k (x_n - mu_k) is row n of
- *   (X - mu_k) U_k: one batched GEMM [K,N,D] x [K,D,D].
+ *   X U_k - mu_k U_k: one GEMM [N,D] x [K,D,D] with X shared by the batch.
  *   err = -N D/2 log 2pi + sum_n logsumexp_k(alpha_k + sum q_k - |Q_k(x_n-mu_k)|^2/2)
  *         - N logsumexp(alpha) + Wishart prior.
  * About 4D + 30 nodes in all, whatever N and K. */
@@ -536,7 +540,7 @@ static int gmm_run(gb_job *j, wg_tape *t)
     wg_tensor *mu = leaf(t, 2, (int64_t[]){k, d}, s->b2, s->grad);
     wg_tensor *q = leaf(t, 2, (int64_t[]){k, d}, s->c2, s->grad);
     wg_tensor *l = leaf(t, 2, (int64_t[]){k, L}, s->e, s->grad);
-    wg_tensor *x = view(t, 3, (int64_t[]){1, n, d}, s->x);
+    wg_tensor *x = view(t, 2, (int64_t[]){n, d}, s->x);
     wg_tensor *qd = wg_exp(t, q);
     wg_tensor *sum_q = wg_sum_axis(t, q, 1, true); /* [k,1] */
     wg_tensor **rows = s->ptrs;
@@ -551,16 +555,17 @@ static int gmm_run(gb_job *j, wg_tape *t)
         rows[i] = wg_reshape(t, np == 1 ? parts[0] : wg_concat(t, np, parts, 1), 3, (int64_t[]){k, 1, d});
     }
     wg_tensor *U = d == 1 ? rows[0] : wg_concat(t, (int)d, rows, 1); /* [k,d,d] */
-    wg_tensor *xc = wg_sub(t, x, wg_reshape(t, mu, 3, (int64_t[]){k, 1, d})); /* [k,n,d] */
-    wg_tensor *qx = wg_matmul(t, xc, U);
-    wg_tensor *sq = wg_sum_axis(t, wg_mul(t, qx, qx), 2, false); /* [k,n] */
+    /* (x - mu_k) U_k = x U_k - mu_k U_k: the [k,n,d] difference is never formed,
+     * and x, a constant, needs no gradient through the big product. */
+    wg_tensor *qx = wg_sub(t, wg_matmul(t, x, U), wg_matmul(t, wg_reshape(t, mu, 3, (int64_t[]){k, 1, d}), U));
+    wg_tensor *sq = wg_sum_axis(t, wg_pow(t, qx, 2), 2, false); /* [k,n] */
     wg_tensor *main_term = wg_sub(t, wg_add(t, wg_reshape(t, alpha, 2, (int64_t[]){k, 1}), sum_q), wg_mul(t, 0.5, sq));
     wg_tensor *slse = wg_sum(t, logsumexp(t, main_term, 0, false));
     wg_tensor *lse_alpha = logsumexp(t, alpha, 0, false);
     double n_w = (double)(d + (long)s->wishart_m + 1);
     double C = n_w * (double)d * (log(s->gamma) - 0.5 * log(2.0)) - log_gamma_distrib(0.5 * n_w, d);
     double constant = -(double)n * (double)d * 0.5 * log(2 * PI) + (double)k * C;
-    wg_tensor *frob = wg_add(t, wg_sum(t, wg_mul(t, qd, qd)), wg_sum(t, wg_mul(t, l, l)));
+    wg_tensor *frob = wg_add(t, wg_sum(t, wg_pow(t, qd, 2)), wg_sum(t, wg_pow(t, l, 2)));
     wg_tensor *prior = wg_sub(t, wg_mul(t, s->wishart_m, wg_sum(t, sum_q)), wg_mul(t, 0.5 * s->gamma * s->gamma, frob));
     wg_tensor *err = wg_add(t, wg_sub(t, wg_add(t, slse, constant), wg_mul(t, (double)n, lse_alpha)), prior);
     if (!err) return tape_failed(j, t);
@@ -620,8 +625,8 @@ static int gmm_prepare(const char *fn, const cJSON *in, gb_job *j)
         return -1;
     s->wishart_m = (double)m;
     long d = s->d, k = s->k, L = d * (d - 1) / 2;
-    if ((double)k * (double)s->n * (double)d > 5e8) {
-        snprintf(j->err, sizeof j->err, "k*n*d = %ld*%ld*%ld is too large", k, s->n, d);
+    if ((double)k * (double)s->n * (double)d > 3e8 || (double)k * (double)d * (double)d > 3e8) {
+        snprintf(j->err, sizeof j->err, "k*n*d = %ld*%ld*%ld or k*d*d is too large (at most 3e8)", k, s->n, d);
         return -1;
     }
     if (get_vec(j, in, "alpha", k, &s->a, NULL) || get_mat(j, in, "mu", k, d, &s->b2, NULL, NULL) ||
@@ -931,7 +936,7 @@ static int ba_prepare(const char *fn, const cJSON *in, gb_job *j)
     j->free = ba_free;
     double *cam = NULL, *x = NULL, *feat = NULL;
     if (get_int(j, in, "n", 1, 100000000, &s->n) || get_int(j, in, "m", 1, 100000000, &s->m) ||
-        get_int(j, in, "p", 10, 100000000, &s->p) || get_num(j, in, "w", &s->w))
+        get_int(j, in, "p", 10, 10000000, &s->p) || get_num(j, in, "w", &s->w))
         return -1;
     if (get_vec(j, in, "cam", 11, &cam, NULL) || get_vec(j, in, "x", 3, &x, NULL) || get_vec(j, in, "feat", 2, &feat, NULL)) {
         free(cam);
