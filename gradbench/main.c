@@ -152,10 +152,16 @@ static void timings(gb_out *o, const uint64_t *ns, size_t n)
 
 /* ---- protocol --------------------------------------------------------------- */
 
+/* Wall-clock time, as GradBench means it.  WENGERT_GB_CLOCK=cpu times the
+ * thread's CPU time instead: bench/compare --gradbench uses it (and the same
+ * clock on the PyTorch and ADOL-C sides) on a shared machine, where the wall
+ * clock also measures the neighbours. */
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock_id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -298,6 +304,8 @@ int main(int argc, char **argv)
                gb_module_list());
         return 0;
     }
+    const char *clk = getenv("WENGERT_GB_CLOCK");
+    if (clk && strcmp(clk, "cpu") == 0) clock_id = CLOCK_THREAD_CPUTIME_ID;
     wg_tape *t = wg_tape_new();
     if (!t) {
         fprintf(stderr, "wengert-gradbench: cannot allocate a tape\n");
