@@ -442,10 +442,10 @@ int main(int argc, char **argv)
     for (int i = 1; i <= o.n_hidden + 1; i++)
         snprintf(arch + strlen(arch), sizeof arch - strlen(arch), "-%lld", (long long)sizes[i]);
     printf("mnist: %zu training and %zu test images; MLP %s (%s, %zu parameters), %s lr %g with %s schedule, "
-           "batch %ld, %ld epochs, %ld threads\n",
+           "batch %ld, %ld epochs, %ld thread%s\n",
            train.n, test.n, arch, wg_act_name(o.act), wg_mlp_count(m), wg_opt_name(o.opt), o.lr,
            (const char *[]){"constant", "step", "exponential", "inv_t", "cosine"}[o.schedule], o.batch, o.epochs,
-           o.threads);
+           o.threads, o.threads == 1 ? "" : "s");
 
     wg_tape *t = wg_tape_new();
     float *xb = malloc((size_t)o.batch * test.d * sizeof *xb);
