@@ -72,27 +72,140 @@ wg_tensor *wg_concat(wg_tape *t, int n, wg_tensor *const *xs, int axis);
 wg_tensor *wg_detach(wg_tape *t, wg_tensor *x);
 
 /* ---- numbers as operands ------------------------------------------------ */
-static inline wg_tensor *wg__as_tensor(wg_tape *t, wg_tensor *x) { (void)t; return x; }
-static inline wg_tensor *wg__as_tensor_c(wg_tape *t, const wg_tensor *x) { (void)t; return (wg_tensor *)x; }
-static inline wg_tensor *wg__as_null(wg_tape *t, void *x) { (void)t; return (wg_tensor *)x; }
-#define WG_OPERAND(t, x) \
-    _Generic((x), wg_tensor *: wg__as_tensor, const wg_tensor *: wg__as_tensor_c, \
-             void *: wg__as_null, default: wg_const)((t), (x))
+/* wg_add, wg_sub, wg_mul, wg_div, wg_max, wg_min and wg_pow are functions of
+ * two tensors, so &wg_add is a function pointer.  In C the same names are also
+ * function-like macros that accept a plain number for either operand (the
+ * macro is not expanded when the name is not followed by a parenthesis: `&wg_add`
+ * and `(wg_add)(t, a, b)` reach the functions).  Each macro argument is
+ * evaluated exactly once.  In C++ the numbers are taken by overloads (after
+ * this block), with the same meaning. */
+wg_tensor *wg_add(wg_tape *t, wg_tensor *a, wg_tensor *b);
+wg_tensor *wg_sub(wg_tape *t, wg_tensor *a, wg_tensor *b);
+wg_tensor *wg_mul(wg_tape *t, wg_tensor *a, wg_tensor *b);
+wg_tensor *wg_div(wg_tape *t, wg_tensor *a, wg_tensor *b);
+wg_tensor *wg_max(wg_tape *t, wg_tensor *a, wg_tensor *b);
+wg_tensor *wg_min(wg_tape *t, wg_tensor *a, wg_tensor *b);
+/* The general a^b (wg__pow); with a number for b, the macro (C) or overload
+ * (C++) records x^c (wg__pow_c) instead. */
+wg_tensor *wg_pow(wg_tape *t, wg_tensor *a, wg_tensor *b);
 
-#define wg_add(t, a, b) wg__add((t), WG_OPERAND((t), (a)), WG_OPERAND((t), (b)))
-#define wg_sub(t, a, b) wg__sub((t), WG_OPERAND((t), (a)), WG_OPERAND((t), (b)))
-#define wg_mul(t, a, b) wg__mul((t), WG_OPERAND((t), (a)), WG_OPERAND((t), (b)))
-#define wg_div(t, a, b) wg__div((t), WG_OPERAND((t), (a)), WG_OPERAND((t), (b)))
-#define wg_max(t, a, b) wg__max((t), WG_OPERAND((t), (a)), WG_OPERAND((t), (b)))
-#define wg_min(t, a, b) wg__min((t), WG_OPERAND((t), (a)), WG_OPERAND((t), (b)))
+#ifndef __cplusplus
+/* An operand before it meets the tape: a tensor, or a number that becomes a
+ * 0-d constant (wg_const) once the op has its tape, so the tape expression is
+ * evaluated once.  Everything here inlines to the plain call at -O1. */
+typedef struct wg__operand {
+    wg_tensor *x;
+    double v;
+    bool num;
+} wg__operand;
+static inline wg__operand wg__opnd_t(wg_tensor *x) { wg__operand o = {x, 0, false}; return o; }
+static inline wg__operand wg__opnd_ct(const wg_tensor *x) { wg__operand o = {(wg_tensor *)x, 0, false}; return o; }
+static inline wg__operand wg__opnd_null(void *x) { wg__operand o = {(wg_tensor *)x, 0, false}; return o; }
+static inline wg__operand wg__opnd_num(double v) { wg__operand o = {NULL, v, true}; return o; }
+#define WG__OPERAND(x) \
+    _Generic((x), wg_tensor *: wg__opnd_t, const wg_tensor *: wg__opnd_ct, void *: wg__opnd_null, \
+             default: wg__opnd_num)(x)
+static inline wg_tensor *wg__opnd(wg_tape *t, wg__operand o) { return o.num ? wg_const(t, o.v) : o.x; }
+#define WG__BINARY_NUM(name) \
+    static inline wg_tensor *wg__##name##_num(wg_tape *t, wg__operand a, wg__operand b) \
+    { \
+        wg_tensor *x = wg__opnd(t, a); \
+        return wg__##name(t, x, wg__opnd(t, b)); \
+    }
+WG__BINARY_NUM(add)
+WG__BINARY_NUM(sub)
+WG__BINARY_NUM(mul)
+WG__BINARY_NUM(div)
+WG__BINARY_NUM(max)
+WG__BINARY_NUM(min)
+#undef WG__BINARY_NUM
+static inline wg_tensor *wg__pow_num(wg_tape *t, wg__operand a, wg__operand b)
+{
+    wg_tensor *x = wg__opnd(t, a);
+    return b.num ? wg__pow_c(t, x, b.v) : wg__pow(t, x, b.x);
+}
+#define wg_add(t, a, b) wg__add_num((t), WG__OPERAND(a), WG__OPERAND(b))
+#define wg_sub(t, a, b) wg__sub_num((t), WG__OPERAND(a), WG__OPERAND(b))
+#define wg_mul(t, a, b) wg__mul_num((t), WG__OPERAND(a), WG__OPERAND(b))
+#define wg_div(t, a, b) wg__div_num((t), WG__OPERAND(a), WG__OPERAND(b))
+#define wg_max(t, a, b) wg__max_num((t), WG__OPERAND(a), WG__OPERAND(b))
+#define wg_min(t, a, b) wg__min_num((t), WG__OPERAND(a), WG__OPERAND(b))
 /* wg_pow(t, x, 2) is x^c with a constant exponent; wg_pow(t, x, y) with a
  * tensor y is the general a^b. */
-static inline wg_tensor *wg__pow_num(wg_tape *t, wg_tensor *x, double c) { return wg__pow_c(t, x, c); }
-#define wg_pow(t, a, b) \
-    _Generic((b), wg_tensor *: wg__pow, const wg_tensor *: wg__pow, default: wg__pow_num)( \
-        (t), WG_OPERAND((t), (a)), (b))
+#define wg_pow(t, a, b) wg__pow_num((t), WG__OPERAND(a), WG__OPERAND(b))
+#endif /* !__cplusplus */
 
 #ifdef __cplusplus
+}
+
+/* C++: numbers as operands through overloads, as the C macros do.  A number
+ * (any arithmetic type: 2, 2.0, 2.0f) on either side becomes a 0-d constant;
+ * a number as wg_pow's exponent records x^c.  The two-tensor forms are the C
+ * functions above (const tensors are accepted as in C). */
+#include <type_traits>
+
+extern "C++" {
+#define WG__IF_NUM(N) typename std::enable_if<std::is_arithmetic<N>::value, int>::type = 0
+#define WG__CXX_BINARY(name) \
+    inline wg_tensor *wg_##name(wg_tape *t, const wg_tensor *a, const wg_tensor *b) \
+    { \
+        return wg__##name(t, const_cast<wg_tensor *>(a), const_cast<wg_tensor *>(b)); \
+    } \
+    template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_##name(wg_tape *t, N a, wg_tensor *b) \
+    { \
+        wg_tensor *x = wg_const(t, static_cast<double>(a)); \
+        return wg__##name(t, x, b); \
+    } \
+    template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_##name(wg_tape *t, N a, const wg_tensor *b) \
+    { \
+        return wg_##name(t, a, const_cast<wg_tensor *>(b)); \
+    } \
+    template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_##name(wg_tape *t, wg_tensor *a, N b) \
+    { \
+        return wg__##name(t, a, wg_const(t, static_cast<double>(b))); \
+    } \
+    template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_##name(wg_tape *t, const wg_tensor *a, N b) \
+    { \
+        return wg_##name(t, const_cast<wg_tensor *>(a), b); \
+    } \
+    template <typename N, typename M, WG__IF_NUM(N), WG__IF_NUM(M)> \
+    inline wg_tensor *wg_##name(wg_tape *t, N a, M b) \
+    { \
+        wg_tensor *x = wg_const(t, static_cast<double>(a)); \
+        return wg__##name(t, x, wg_const(t, static_cast<double>(b))); \
+    }
+WG__CXX_BINARY(add)
+WG__CXX_BINARY(sub)
+WG__CXX_BINARY(mul)
+WG__CXX_BINARY(div)
+WG__CXX_BINARY(max)
+WG__CXX_BINARY(min)
+#undef WG__CXX_BINARY
+inline wg_tensor *wg_pow(wg_tape *t, const wg_tensor *a, const wg_tensor *b)
+{
+    return wg__pow(t, const_cast<wg_tensor *>(a), const_cast<wg_tensor *>(b));
+}
+template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_pow(wg_tape *t, N a, wg_tensor *b)
+{
+    return wg__pow(t, wg_const(t, static_cast<double>(a)), b);
+}
+template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_pow(wg_tape *t, N a, const wg_tensor *b)
+{
+    return wg__pow(t, wg_const(t, static_cast<double>(a)), const_cast<wg_tensor *>(b));
+}
+template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_pow(wg_tape *t, wg_tensor *a, N c)
+{
+    return wg__pow_c(t, a, static_cast<double>(c));
+}
+template <typename N, WG__IF_NUM(N)> inline wg_tensor *wg_pow(wg_tape *t, const wg_tensor *a, N c)
+{
+    return wg__pow_c(t, const_cast<wg_tensor *>(a), static_cast<double>(c));
+}
+template <typename N, typename M, WG__IF_NUM(N), WG__IF_NUM(M)> inline wg_tensor *wg_pow(wg_tape *t, N a, M c)
+{
+    return wg__pow_c(t, wg_const(t, static_cast<double>(a)), static_cast<double>(c));
+}
+#undef WG__IF_NUM
 }
 #endif
 #endif
