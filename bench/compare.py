@@ -23,7 +23,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-UNITS = {"scalar_chain": "ns/op", "scalar_chain_floor": "ns/op", "seed_expression": "ns/eval",
+UNITS = {"scalar_chain": "ns/op", "scalar_chain_floor": "ns/op", "scalar_chain_cpp": "ns/op", "seed_expression": "ns/eval",
          "mlp_a_b128": "ms/step", "mlp_a_b32": "ms/step", "mlp_a_b1": "ms/step", "mlp_b_b128": "ms/step",
          "mnist_epoch": "s/epoch", "grad_mlp": "ms/eval", "hvp_mlp": "ms/eval", "hvp_mlp_fwd": "ms/eval",
          "hessian_seed": "us/eval"}
@@ -170,6 +170,8 @@ def main():
             sides = [("wengert", wg, f"run {wl} {wi}")]
             if wl in MLP:
                 sides.append(("floor", wg, f"floor {wl} {wi}"))
+            if wl == "scalar_chain" and wg_info.get("cpp"):  # the same chain through wengert.hpp
+                sides.append(("cpp", wg, f"run scalar_chain_cpp {wi}"))
             if ti:
                 sides += [(c, torch_workers[(n, c)], f"run {wl} {ti}") for c in cfgs]
             m = {s: [] for s, _, _ in sides}
@@ -218,6 +220,10 @@ def main():
         if "floor" in m:
             results.append({"workload": wl, "threads": n, "wengert": x, "floor": m["floor"], "unit": unit,
                             "of_floor": x / m["floor"]})
+        if "cpp" in m:  # per-round ratios: the two ran back to back in each round
+            rr = [c / v for c, v in zip(m["_all"]["cpp"], m["_all"]["wengert"])]
+            results.append({"workload": "scalar_chain_cpp", "threads": n, "wengert": m["cpp"], "c": x, "unit": unit,
+                            "of_c": statistics.median(rr), "of_c_rounds": rr})
         cands = {(c, tn): meas[(wl, tn)][c] for (tn, c) in torch_workers if tn <= n and c in meas[(wl, tn)]}
         if not cands:  # a wengert-only workload (hvp_mlp_fwd): its time alone
             results.append({"workload": wl, "threads": n, "wengert": x, "unit": unit})
@@ -298,6 +304,9 @@ def print_table(rows, results, mem, wg_info, t_info, quick):
         print(f"| {wl} | {n} | {unit} | {fmt(x)} | {fmt(fl)} | {fmt(x / fl) if fl else '-'} | {fmt(d)} | {fmt(b)} | {bc} "
               f"| {b / x:.3g}x | {d / x:.3g}x |")
     for r in results:
+        if r["workload"] == "scalar_chain_cpp":
+            print(f"scalar_chain through wengert.hpp (C++), {r['threads']} thread(s): {fmt(r['wengert'])} ns/op, "
+                  f"{r['of_c']:.3g}x the C calls (median of the rounds' ratios)")
         if r["workload"] == "scalar_chain" and "floor" in r:
             print(f"scalar_chain floor (hand-written C derivative), {r['threads']} thread(s): {fmt(r['floor'])} ns/op, "
                   f"wengert at {r['of_floor']:.3g}x of it")
@@ -326,6 +335,9 @@ def targets(results, mem):
     if r:
         out.append((f"scalar_chain <= 10 ns/op", r["wengert"] <= 10, f"{r['wengert']:.3g} ns/op"))
         out.append((f"scalar_chain >= 500x PyTorch", r["speedup"] >= 500, f"{r['speedup']:.3g}x"))
+    r = get("scalar_chain_cpp", nmax, "of_c")
+    if r:
+        out.append(("scalar_chain through wengert.hpp within 5% of C", r["of_c"] <= 1.05, f"{r['of_c']:.3g}x"))
     r = get("seed_expression", nmax)
     if r:
         out.append(("seed_expression >= 300x PyTorch", r["speedup"] >= 300, f"{r['speedup']:.3g}x"))

@@ -14,6 +14,7 @@
  *   wg_bench --mem NAME STEPS DIR   memory of a fresh process running STEPS steps
  *
  * Workloads: scalar_chain, scalar_chain_floor (hand-written derivative code),
+ * scalar_chain_cpp (the chain through wengert.hpp, wg_bench_cpp.cpp),
  * seed_expression, mlp_a_b128, mlp_a_b32, mlp_a_b1, mlp_b_b128, mnist_epoch,
  * and the higher-order ones: grad_mlp (one gradient of the 784-128-10 loss
  * at batch 128, the unit of the next two), hvp_mlp (its Hessian-vector
@@ -173,6 +174,10 @@ static double scalar_chain(wg_tape *t)
     if (wg_backward(t, y) != 0) return NAN;
     return wg_grad_item(x) + wg_grad_item(a) + wg_grad_item(b);
 }
+
+#ifdef WG_BENCH_CPP
+double wg_bench_scalar_chain_cpp(int chain_ops, size_t *nodes);
+#endif
 
 /* The same chain with its derivative written by hand: the floor. */
 static double scalar_chain_floor(float *vals)
@@ -364,6 +369,17 @@ static double run(wg_tape *t, const char *name, long n, double *extra)
         *extra = (double)wg_tape_nodes(t);
         return dt / ((double)n * CHAIN_OPS) * 1e9;
     }
+#ifdef WG_BENCH_CPP
+    if (strcmp(name, "scalar_chain_cpp") == 0) {
+        size_t nodes = 0;
+        sink = wg_bench_scalar_chain_cpp(CHAIN_OPS, &nodes);
+        t0 = now();
+        for (long i = 0; i < n; i++) sink = wg_bench_scalar_chain_cpp(CHAIN_OPS, &nodes);
+        dt = now() - t0;
+        *extra = (double)nodes;
+        return dt / ((double)n * CHAIN_OPS) * 1e9;
+    }
+#endif
     if (strcmp(name, "scalar_chain_floor") == 0) {
         float *vals = malloc(sizeof(float) * CHAIN_OPS / 2);
         sink = scalar_chain_floor(vals);
@@ -473,8 +489,14 @@ int main(int argc, char **argv)
         if (k < 1) continue;
         if (strcmp(cmd, "info") == 0) {
             const char *blas = wg_blas_info(); /* first: wengert picks the kernels before BLIS starts */
-            printf("{\"blas\": \"%s\", \"blis_arch_id\": %d, \"compiler\": \"%s\"}\n", blas,
-                   (int)bli_arch_query_id(), __VERSION__);
+            printf("{\"blas\": \"%s\", \"blis_arch_id\": %d, \"compiler\": \"%s\", \"cpp\": %s}\n", blas,
+                   (int)bli_arch_query_id(), __VERSION__,
+#ifdef WG_BENCH_CPP
+                   "true"
+#else
+                   "false"
+#endif
+            );
         } else if (strcmp(cmd, "load") == 0) {
             printf(load(arg) == 0 ? "{\"ok\": true}\n" : "{\"error\": \"cannot read the shared data\"}\n");
         } else if (strcmp(cmd, "threads") == 0) {
