@@ -7,6 +7,8 @@
 #   make   make/Makefile builds lecture.c (shared and static) and lecture_cpp.cpp
 #   meson  meson/meson.build, dependency('wengert'), builds both programs
 #   cmake  cmake/CMakeLists.txt, pkg_check_modules, builds both programs
+#   cmake-config  cmake-config/CMakeLists.txt, find_package(wengert CONFIG)
+#          (CMAKE_PREFIX_PATH), shared, static and C++
 #   readme a fenced block of README.md is exactly each of these project files
 #          and lecture_cpp.cpp
 # Each program must print the lecture's 124 44 66 (and the C++ one the
@@ -21,7 +23,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 fail() { echo "test_downstream $kind: FAIL: $*" >&2; exit 1; }
 
 if [ "$kind" = readme ]; then
-    for f in meson/meson.build cmake/CMakeLists.txt make/Makefile lecture_cpp.cpp; do
+    for f in meson/meson.build cmake/CMakeLists.txt cmake-config/CMakeLists.txt make/Makefile lecture_cpp.cpp; do
         python3 - "$root/README.md" "$here/$f" <<'PY' || fail "README.md does not show tests/downstream/$f verbatim"
 import re, sys
 readme, snippet = (open(p).read() for p in sys.argv[1:])
@@ -100,6 +102,19 @@ cmake)
     run "$tmp/b/lecture" "$want_c"
     run "$tmp/b/lecture_cpp" "$want_cpp"
     echo "test_downstream cmake: ok"
+    ;;
+cmake-config)
+    command -v cmake >/dev/null 2>&1 || fail "cmake is not installed (scripts/deps installs it)"
+    cp "$here/cmake-config/CMakeLists.txt" "$src/"
+    prefix=$tmp/dest$(pkg-config --variable=prefix wengert | sed "s|^$tmp/dest||")
+    cmake -S "$src" -B "$tmp/b" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/setup.log" 2>&1 ||
+        { cat "$tmp/setup.log" >&2; fail "cmake configure"; }
+    cmake --build "$tmp/b" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; fail "cmake --build"; }
+    run "$tmp/b/lecture" "$want_c"
+    run "$tmp/b/lecture_static" "$want_c"
+    run "$tmp/b/lecture_cpp" "$want_cpp"
+    if readelf -d "$tmp/b/lecture_static" | grep -q 'NEEDED.*libwengert'; then fail "lecture_static needs libwengert.so"; fi
+    echo "test_downstream cmake-config: ok (shared, static and C++)"
     ;;
 *) fail "unknown kind" ;;
 esac
