@@ -42,6 +42,8 @@ wg_tape *wg_tape_new_limited(size_t max_bytes)
     t->gen = 1;
     const char *env = getenv("WG_ANOMALY");
     t->anomaly = env && env[0] && strcmp(env, "0") != 0;
+    env = getenv("WG_CHECK_HANDLES");
+    t->check_handles = env && env[0] && strcmp(env, "0") != 0;
     wg_tape_update_fast(t);
     return t;
 }
@@ -58,9 +60,31 @@ static __attribute__((noinline, cold)) void forget_higher(wg_tape *t)
     t->fwd_active = false;
 }
 
+/* The blocks from b on, freed. */
+static void free_blocks(struct wg_block *b)
+{
+    while (b) {
+        struct wg_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
 void wg_tape_reset(wg_tape *t)
 {
     if (!t) return;
+    if (t->check_handles && t->first) {
+        /* Retire this pass's blocks whole: no later node is ever put where
+         * one of its nodes was, so every handle from it stays readable and
+         * stale (its gen is old) until the tape is freed. */
+        struct wg_block *last = t->first;
+        while (last->next) last = last->next;
+        last->next = t->retired;
+        t->retired = t->first;
+        t->retired_cap = t->capacity;
+        t->first = NULL;
+        t->capacity = 0;
+    }
     for (struct wg_block *b = t->first; b; b = b->next) b->used = 0;
     t->cur = t->first;
     t->last = NULL;
@@ -75,12 +99,8 @@ void wg_tape_reset(wg_tape *t)
 void wg_tape_free(wg_tape *t)
 {
     if (!t) return;
-    struct wg_block *b = t->first;
-    while (b) {
-        struct wg_block *next = b->next;
-        free(b);
-        b = next;
-    }
+    free_blocks(t->first);
+    free_blocks(t->retired);
     free(t->tan);
     free(t->gmap);
     free(t->lgrad);
@@ -115,6 +135,13 @@ void wg_tape_set_anomaly(wg_tape *t, bool on)
     wg_tape_update_fast(t);
 }
 
+void wg_tape_set_check_handles(wg_tape *t, bool on)
+{
+    if (!t) return;
+    t->check_handles = on;
+    wg_tape_update_fast(t);
+}
+
 /* The first error is the one that matters: later ones are dropped. */
 void wg_tape_fail(wg_tape *t, wg_status st, const char *fmt, ...)
 {
@@ -134,7 +161,8 @@ void wg_tape_fail(wg_tape *t, wg_status st, const char *fmt, ...)
 
 static struct wg_block *block_new(wg_tape *t, size_t need)
 {
-    size_t cap = t->capacity ? t->capacity : WG_FIRST_BLOCK; /* double the total */
+    /* double the total; the first block of a pass after a retired one is as large as it was */
+    size_t cap = t->capacity ? t->capacity : t->retired_cap ? t->retired_cap : WG_FIRST_BLOCK;
     if (cap < need) cap = need;
     if (t->limit) {
         if (t->capacity >= t->limit || need > t->limit - t->capacity) return NULL;
@@ -231,7 +259,6 @@ static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim,
     wg_node_set_inputs(n, NULL, NULL);
     n->val.d = 0;
     n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
-    n->aux = NULL;
     return n;
 }
 
@@ -259,7 +286,6 @@ static void node_borrow(wg_tensor *n, const void *data)
 {
     if (n->size > 1) {
         n->data = (void *)data;
-        n->flags |= WG_F_ALIAS;
     } else if (n->size == 1) {
         memcpy(&n->val, data, wg_dtype_size(n->dtype));
     }
@@ -411,27 +437,70 @@ int wg_norm_axis(int axis, int ndim)
     return (a < 0 || a >= ndim) ? -1 : a;
 }
 
+/* 1 if p lies in one of the blocks from b on. */
+static bool in_blocks(const struct wg_block *b, const void *p)
+{
+    for (; b; b = b->next)
+        if ((const unsigned char *)p >= b->mem && (const unsigned char *)p < b->mem + b->cap) return true;
+    return false;
+}
+
+/* NULL if x is a live handle of t, else what is wrong with it.  In
+ * check-handles mode nothing is read through x unless it lies in memory of
+ * this tape, which is never reused: so every handle of an earlier pass is
+ * caught, and a pointer that is no handle of t is never read. */
+static const char *handle_problem(const wg_tape *t, const wg_tensor *x)
+{
+    if (!x) return "is NULL";
+    if (t->check_handles) {
+        if (in_blocks(t->retired, x)) return "was recorded before the last wg_tape_reset";
+        if (!in_blocks(t->first, x)) return "belongs to another tape"; /* or is no handle: not read */
+    }
+    if (x->tape != t) return "belongs to another tape";
+    if (x->gen != t->gen) return "was recorded before the last wg_tape_reset";
+    return NULL;
+}
+
 int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
 {
     if (t->status != WG_OK) return 0;
     t->op_name = op;
     for (int i = 0; i < n; i++) {
-        const wg_tensor *x = xs[i];
-        if (!x) {
-            wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d is NULL", op, i + 1);
-            return 0;
-        }
-        if (x->tape != t) {
-            wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d belongs to another tape", op, i + 1);
-            return 0;
-        }
-        if (x->gen != t->gen) {
-            wg_tape_fail(t, WG_ERR_HANDLE,
-                    "%s: invalid handle: argument %d was recorded before the last wg_tape_reset", op, i + 1);
+        const char *bad = handle_problem(t, xs[i]);
+        if (bad) {
+            wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: argument %d %s", op, i + 1, bad);
             return 0;
         }
     }
     return 1;
+}
+
+bool wg_tape_check_handle(wg_tape *t, const char *fn, const char *name, const wg_tensor *x)
+{
+    if (!t) {
+        wg_set_last_error("%s: invalid handle: the tape is NULL", fn);
+        return false;
+    }
+    if (t->status != WG_OK) return false;
+    const char *bad = handle_problem(t, x);
+    if (bad) wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: %s %s", fn, name, bad);
+    return !bad;
+}
+
+/* For the readers, which get no tape: 1 if x is a handle of the current
+ * pass of its tape; else 0, and a stale handle is recorded on its tape as
+ * "fn: invalid handle: ...".  A handle whose memory the tape reused for a
+ * later node cannot be told from that node unless the tape checks handles
+ * (wg_tensor.h). */
+static bool reader_ok(const wg_tensor *x, const char *fn)
+{
+    if (!x) return false;
+    wg_tape *t = x->tape;
+    if (!t) return false;
+    if (x->gen == t->gen && (!t->check_handles || in_blocks(t->first, x))) return true;
+    if (t->status == WG_OK)
+        wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: the tensor was recorded before the last wg_tape_reset", fn);
+    return false;
 }
 
 static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags);
@@ -605,16 +674,16 @@ wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data)
 
 /* ---- reading ------------------------------------------------------------ */
 
-wg_dtype wg_dtype_of(const wg_tensor *x) { return x ? (wg_dtype)x->dtype : WG_F32; }
-int wg_ndim(const wg_tensor *x) { return x ? x->ndim : 0; }
-const int64_t *wg_shape(const wg_tensor *x) { return x ? x->shape : NULL; }
-size_t wg_numel(const wg_tensor *x) { return x ? x->size : 0; }
-bool wg_requires_grad(const wg_tensor *x) { return x && (x->flags & WG_F_REQ); }
-const void *wg_data(const wg_tensor *x) { return x ? x->data : NULL; }
+wg_dtype wg_dtype_of(const wg_tensor *x) { return reader_ok(x, "dtype_of") ? (wg_dtype)x->dtype : WG_F32; }
+int wg_ndim(const wg_tensor *x) { return reader_ok(x, "ndim") ? x->ndim : 0; }
+const int64_t *wg_shape(const wg_tensor *x) { return reader_ok(x, "shape") ? x->shape : NULL; }
+size_t wg_numel(const wg_tensor *x) { return reader_ok(x, "numel") ? x->size : 0; }
+bool wg_requires_grad(const wg_tensor *x) { return reader_ok(x, "requires_grad") && (x->flags & WG_F_REQ); }
+const void *wg_data(const wg_tensor *x) { return reader_ok(x, "data") ? x->data : NULL; }
 
 int64_t wg_dim(const wg_tensor *x, int axis)
 {
-    if (!x) return 0;
+    if (!reader_ok(x, "dim")) return 0;
     int a = wg_norm_axis(axis, x->ndim);
     return a < 0 ? 0 : x->shape[a];
 }
@@ -626,23 +695,25 @@ static double read_at(int dt, const void *p, size_t i)
 
 double wg_get(const wg_tensor *x, size_t i)
 {
-    if (!x || i >= x->size) return NAN;
+    if (!reader_ok(x, "get") || i >= x->size) return NAN;
     return read_at(x->dtype, x->data, i);
 }
 
 double wg_item(const wg_tensor *x) { return wg_get(x, 0); }
 
-const void *wg_grad(const wg_tensor *x)
+static const void *grad_of(const wg_tensor *x)
 {
-    if (!x || !x->grad) return NULL;
+    if (!x->grad) return NULL;
     if (!(x->flags & WG_F_LEAF) && x->grad_epoch != x->tape->epoch) return NULL;
     return x->grad;
 }
 
+const void *wg_grad(const wg_tensor *x) { return reader_ok(x, "grad") ? grad_of(x) : NULL; }
+
 double wg_grad_get(const wg_tensor *x, size_t i)
 {
-    const void *g = wg_grad(x);
-    if (!x || i >= x->size) return NAN;
+    if (!reader_ok(x, "grad_get") || i >= x->size) return NAN;
+    const void *g = grad_of(x);
     return g ? read_at(x->dtype, g, i) : 0.0;
 }
 
@@ -655,22 +726,27 @@ char *wg_shape_str(const wg_tensor *x, char *buf, size_t len)
         snprintf(buf, len, "(null)");
         return buf;
     }
+    if (!reader_ok(x, "shape_str")) {
+        snprintf(buf, len, "(stale)");
+        return buf;
+    }
     return wg_fmt_shape(x, buf, len);
 }
 
 /* ---- walking the tape ---------------------------------------------------- */
 
 wg_tensor *wg_tape_last(const wg_tape *t) { return t ? t->last : NULL; }
-wg_tensor *wg_prev(const wg_tensor *x) { return x ? x->prev : NULL; }
-size_t wg_node_index(const wg_tensor *x) { return x ? x->id : 0; }
-const char *wg_op_name(const wg_tensor *x) { return x ? x->op->name : "(null)"; }
-bool wg_is_leaf(const wg_tensor *x) { return x && (x->flags & WG_F_LEAF); }
+wg_tensor *wg_prev(const wg_tensor *x) { return reader_ok(x, "prev") ? x->prev : NULL; }
+size_t wg_node_index(const wg_tensor *x) { return reader_ok(x, "node_index") ? x->id : 0; }
+const char *wg_op_name(const wg_tensor *x) { return !x ? "(null)" : reader_ok(x, "op_name") ? x->op->name : "(stale)"; }
+bool wg_is_leaf(const wg_tensor *x) { return reader_ok(x, "is_leaf") && (x->flags & WG_F_LEAF); }
 
-int wg_n_inputs(const wg_tensor *x) { return x ? wg_node_n_in(x) : 0; }
+
+int wg_n_inputs(const wg_tensor *x) { return reader_ok(x, "n_inputs") ? wg_node_n_in(x) : 0; }
 
 wg_tensor *wg_input(const wg_tensor *x, int i)
 {
-    if (!x || i < 0 || i >= wg_n_inputs(x)) return NULL;
+    if (!reader_ok(x, "input") || i < 0 || i >= wg_node_n_in(x)) return NULL;
     return wg_node_in(x, i);
 }
 
@@ -739,6 +815,7 @@ int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor 
     const uint32_t epoch = t->epoch;
     const bool anomaly = t->anomaly;
     t->in_backward = true;
+    t->bw_threads = wg_parts_threads(); /* once: the pass splits consistently */
     for (wg_tensor *n = start; n; n = n->prev) {
         /* A gradient of this pass is live exactly when grad_epoch == epoch
          * (wg_grad_buf stamps it after the buffer exists). */
@@ -762,6 +839,7 @@ int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor 
         }
     }
     t->in_backward = false;
+    t->bw_threads = 0;
     t->bw_node = NULL;
     return t->status == WG_OK ? 0 : -1;
 }
@@ -813,8 +891,14 @@ wg_param *wg_param_new(wg_dtype dt, int ndim, const int64_t *shape)
         wg_set_last_error("param_new: out of memory: tensor too large");
         return NULL;
     }
-    wg_param *p = calloc(1, sizeof *p);
-    if (!p) goto oom;
+    /* One allocation: the parameter, then its private part. */
+    struct param_box {
+        wg_param p;
+        struct wg_param_priv priv;
+    } *box = calloc(1, sizeof *box);
+    if (!box) goto oom;
+    wg_param *p = &box->p;
+    p->priv = &box->priv;
     p->dtype = dt;
     p->ndim = ndim;
     for (int i = 0; i < WG_MAX_DIMS; i++) p->shape[i] = i < ndim ? shape[i] : 1;
@@ -843,12 +927,13 @@ void wg_param_free(wg_param *p)
     free(p);
 }
 
-/* In the blocks of rows the last backward wrote (wg_clones.h). */
+/* In the blocks of rows the last backward wrote (wg_parts.h). */
 void wg_param_zero_grad(wg_param *p)
 {
     if (!p || !p->grad) return;
     const size_t es = wg_dtype_size(p->dtype);
-    WG_PARAM_BLOCKS(p, blk, lo, hi, memset((char *)p->grad + lo * es, 0, (hi - lo) * es));
+    const int threads = wg_parts_threads();
+    WG_PARAM_BLOCKS(p, threads, blk, lo, hi, memset((char *)p->grad + lo * es, 0, (hi - lo) * es));
 }
 
 wg_tensor *wg_use(wg_tape *t, wg_param *p)

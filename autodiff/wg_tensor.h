@@ -70,6 +70,36 @@ size_t wg_tape_capacity(const wg_tape *t); /* bytes the arena holds (high-water)
  * default; a tape starts with it on when WG_ANOMALY=1 is in the environment. */
 void wg_tape_set_anomaly(wg_tape *t, bool on);
 
+/* Handle checks.  A handle (wg_tensor *) is valid from the op that returned
+ * it until wg_tape_reset or wg_tape_free of its tape.  Every public function
+ * that takes a handle checks it before reading anything through it: ops,
+ * backward, the nn/ composites (the *_idx losses too) record "fn: invalid
+ * handle: ..." on the tape; the readers (wg_item, wg_shape, ...) return
+ * 0 / NULL / NaN and record the same on the handle's tape.
+ *
+ * By default reset reuses the tape's memory, so what is detected is:
+ *   - NULL, and a handle of another live tape: always;
+ *   - a handle of an earlier pass: when its memory holds no node of the
+ *     current pass, or a node of it (the pass count is checked);
+ * and what is not: a handle of an earlier pass whose memory a node of the
+ * current pass now occupies reads as that node, silently; one whose memory
+ * now holds values reads garbage (a crash is possible).
+ *
+ * With handle checks on (this call, or WG_CHECK_HANDLES=1 in the environment
+ * when the tape is made), reset never reuses memory for the next pass: each
+ * pass gets new blocks and the old ones are kept, untouched, until
+ * wg_tape_free.  Then every use of a handle of an earlier pass is a
+ * WG_ERR_HANDLE error naming the function, and a pointer that is not in the
+ * tape's memory is never read.  For debugging: memory grows by one pass per
+ * reset, and a training loop then mallocs every step.  Recording takes the
+ * checked path (as in anomaly mode). */
+void wg_tape_set_check_handles(wg_tape *t, bool on);
+/* For composites outside the core: true if x is a live handle of t; else
+ * false, with "fn: invalid handle: <name> is NULL" (or "... belongs to
+ * another tape", "... was recorded before the last wg_tape_reset") recorded
+ * on t.  False without a message when t already holds an error. */
+bool wg_tape_check_handle(wg_tape *t, const char *fn, const char *name, const wg_tensor *x);
+
 /* Errors that happen with no tape to hold them (NULL tape, bad arguments to
  * wg_param_new, ...): the last such message of this thread, or NULL. */
 const char *wg_last_error(void);
@@ -169,10 +199,10 @@ typedef struct wg_param {
     void *data; /* float * or double *, numel elements, 64-byte aligned */
     void *grad; /* same; accumulates; zero it with wg_param_zero_grad */
     char name[48];
-    /* Set by backward: the number of threads whose blocks of rows (dim 0)
-     * wrote grad, 1 or 0 for one.  wg_param_zero_grad and wg_optim_step
-     * update the same rows on the same threads (ops/wg_clones.h). */
-    int grad_blocks;
+    /* The library's own (how the last backward split the gradient over
+     * threads, a hint for the optimiser): NULL in a parameter made by hand,
+     * which works, on one thread. */
+    struct wg_param_priv *priv;
 } wg_param;
 
 /* Zero-filled; NULL (and wg_last_error()) on a bad shape or no memory. */
@@ -187,7 +217,19 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p);
 
 /* ---- threads and BLAS -------------------------------------------------- */
 
-/* Threads for BLIS's GEMM and large elementwise kernels (default 1). */
+/* Threads for large matrix products and the optimiser steps after them
+ * (default 1).
+ *
+ * Thread safety: separate tapes, parameters and optimisers may be used in
+ * separate threads at the same time, each by one thread at a time; one tape,
+ * parameter or optimiser must never be used by two threads at once.
+ * wg_set_num_threads, wg_get_num_threads, wg_blas_info and wg_last_error (a
+ * per-thread message) may be called from any thread at any time.  The count
+ * set here is a process-wide default: every call that splits work (a matmul,
+ * wg_backward, wg_param_zero_grad, wg_optim_step, wg_grad_norm) reads it once
+ * and carries it through, so a change by another thread affects later calls,
+ * never one call halfway; and results do not depend on it (except a gradient
+ * norm's last bits). */
 void wg_set_num_threads(int n);
 int wg_get_num_threads(void);
 /* "BLIS 0.9.0, kernels skx (chosen by wengert: ...)"; initialises BLIS. */

@@ -106,8 +106,9 @@ int main(int argc, char **argv)
             b2[0] += W2[u], W2[u] = -W2[u];
         }
     }
-    wg_tape_reset(t);
+    /* read before the reset: out is a handle of this pass */
     double before[4] = {wg_get(out, 0), wg_get(out, 1), wg_get(out, 2), wg_get(out, 3)}, change = 0;
+    wg_tape_reset(t);
     if (forward(t, m, &X[0][0], 4, &h, &out) != 0) return 1;
     for (int i = 0; i < 4; i++) change = fmax(change, fabs(wg_get(out, (size_t)i) - before[i]));
     printf("\nthe same network written with sigmoid(-a) = 1 - sigmoid(a) so that no unit fires at (0,0)\n"

@@ -15,11 +15,10 @@ static inline int nn_ok(wg_tape *t, const char *fn, int n, wg_tensor *const *xs,
         return 0;
     }
     if (wg_tape_status(t) != WG_OK) return 0;
+    /* NULL, another tape's, or stale: checked before anything reads a
+     * shape through it (the *_idx losses size the labels by it) */
     for (int i = 0; i < n; i++)
-        if (!xs[i]) {
-            wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: %s is NULL", fn, names[i]);
-            return 0;
-        }
+        if (!wg_tape_check_handle(t, fn, names[i], xs[i])) return 0;
     return 1;
 }
 

@@ -13,6 +13,7 @@
  */
 #include <blis.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,9 @@
 static once_flag blas_once = ONCE_FLAG_INIT;
 static char blas_choice[224];
 static char blas_info[400];
-int wg_n_threads = 1;
+/* The default thread count: any thread may set it while others read it.
+ * Each call that splits work reads it once (wg_parts_threads). */
+static atomic_int n_threads_default = 1;
 
 
 static int cpu_is_amd(void)
@@ -156,7 +159,7 @@ static void blas_init_once(void)
 {
     choose_kernels();
     bli_init();
-    bli_thread_set_num_threads(wg_n_threads);
+    bli_thread_set_num_threads(atomic_load_explicit(&n_threads_default, memory_order_relaxed));
     snprintf(blas_info, sizeof blas_info, "BLIS %s, kernels %s (%s)", bli_info_get_version_str(),
              bli_arch_string(bli_arch_query_id()), blas_choice);
 }
@@ -172,12 +175,12 @@ const char *wg_blas_info(void)
 void wg_set_num_threads(int n)
 {
     if (n < 1) n = 1;
-    wg_n_threads = n;
+    atomic_store_explicit(&n_threads_default, n, memory_order_relaxed);
     wg_blas_init();
-    bli_thread_set_num_threads(n);
+    bli_thread_set_num_threads(n); /* BLIS's own default; gemm_one gives BLIS its count */
 }
 
-int wg_get_num_threads(void) { return wg_n_threads; }
+int wg_get_num_threads(void) { return atomic_load_explicit(&n_threads_default, memory_order_relaxed); }
 
 /* ---- small and skinny products ------------------------------------------
  *
@@ -390,11 +393,10 @@ static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, cons
  * 128 (12.8M) the split took the step from 0.43 to 0.37 ms. */
 enum { WG_SPLIT_MIN = 1 << 23 };
 
-static int gemm_split(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
+static int gemm_split(int parts, int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
                       int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
                       int64_t rs_c, int64_t cs_c)
 {
-    const int parts = !WG_OMP ? 1 : wg_n_threads < WG_MAX_BLOCKS ? wg_n_threads : WG_MAX_BLOCKS;
     int64_t j0, j1;
     wg_block_span(n, parts, 0, &j0, &j1);
     if (parts < 2 || j1 >= n || (double)m * (double)n * (double)k < WG_SPLIT_MIN) {
@@ -417,6 +419,13 @@ int wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a
             int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
             int64_t rs_c, int64_t cs_c)
 {
+    return wg_gemm_on(wg_parts_threads(), dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
+}
+
+int wg_gemm_on(int threads, int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
+               int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
+               int64_t rs_c, int64_t cs_c)
+{
     if (m <= 0 || n <= 0) return 1;
     if (k <= 0) { /* BLIS wants k >= 1 for the typed API; C = beta C */
         for (int64_t i = 0; i < m; i++)
@@ -434,5 +443,6 @@ int wg_gemm(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a
     if (dt == WG_F32 ? small_s(m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b, (float)beta, c, rs_c, cs_c)
                      : small_d(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c))
         return 1;
-    return gemm_split(dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
+    const int parts = !WG_OMP || threads < 1 ? 1 : threads < WG_MAX_BLOCKS ? threads : WG_MAX_BLOCKS;
+    return gemm_split(parts, dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
 }

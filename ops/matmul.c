@@ -53,12 +53,12 @@ static mm_geom geom_of(const wg_tensor *a, const wg_tensor *b, bool ta, bool tb)
 
 /* A parameter's gradient written as op(X) with unit row stride (X used
  * transposed, as a dense layer's W) had its column blocks on separate
- * threads, and those columns are X's rows: record how many blocks, for
- * zero_grad and the optimisers (wg_clones.h).  Any other layout: one. */
+ * threads, and those columns are X's rows: note how many blocks, for
+ * zero_grad and the optimisers (wg_parts.h).  Any other layout: one. */
 static void note_blocks(wg_tensor *x, int parts, int64_t batch, int64_t rs)
 {
     if (x->op != &wg_op_leaf || !x->aux) return; /* not a parameter (wg_use) */
-    ((wg_param *)x->aux)->grad_blocks = batch == 1 && rs == 1 && x->ndim == 2 ? parts : 1;
+    wg_parts_note(x->aux, batch == 1 && rs == 1 && x->ndim == 2 ? parts : 1);
 }
 
 static void matmul_vjp(wg_tensor *n)
@@ -69,14 +69,15 @@ static void matmul_vjp(wg_tensor *n)
     const char *ap = a->data, *bp = b->data, *gc = n->grad;
     char *ga = wg_needs_grad(a) ? wg_grad_buf(a) : NULL;
     char *gb = wg_needs_grad(b) ? wg_grad_buf(b) : NULL;
+    const int th = n->tape->bw_threads ? n->tape->bw_threads : wg_parts_threads(); /* one count per pass */
     int parts_a = 1, parts_b = 1;
     for (int64_t i = 0; i < g.batch; i++) {
         const char *dc = gc + (size_t)(i * g.m * g.n) * es;
         if (ga) /* d op(A)[m,k] += dC[m,n] * op(B)^T[n,k] */
-            parts_a = wg_gemm(n->dtype, g.m, g.k, g.n, 1.0, dc, g.n, 1, bp + (size_t)(i * g.bs_b) * es, g.cs_b,
+            parts_a = wg_gemm_on(th, n->dtype, g.m, g.k, g.n, 1.0, dc, g.n, 1, bp + (size_t)(i * g.bs_b) * es, g.cs_b,
                               g.rs_b, 1.0, ga + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a);
         if (gb) /* d op(B)[k,n] += op(A)^T[k,m] * dC[m,n] */
-            parts_b = wg_gemm(n->dtype, g.k, g.n, g.m, 1.0, ap + (size_t)(i * g.bs_a) * es, g.cs_a, g.rs_a, dc, g.n,
+            parts_b = wg_gemm_on(th, n->dtype, g.k, g.n, g.m, 1.0, ap + (size_t)(i * g.bs_a) * es, g.cs_a, g.rs_a, dc, g.n,
                               1, 1.0, gb + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b);
     }
     if (ga) note_blocks(a, parts_a, g.batch, g.rs_a);
@@ -87,8 +88,9 @@ static void matmul_fwd(wg_tensor *n)
     const wg_tensor *a = n->in[0], *b = n->in[1];
     mm_geom g = geom_of(a, b, n->attr.i[0], n->attr.i[1]);
     const size_t es = wg_dtype_size(n->dtype);
+    const int th = wg_parts_threads(); /* read once for the call */
     for (int64_t i = 0; i < g.batch; i++)
-        wg_gemm(n->dtype, g.m, g.n, g.k, 1.0, (const char *)a->data + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a,
+        wg_gemm_on(th, n->dtype, g.m, g.n, g.k, 1.0, (const char *)a->data + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a,
                 (const char *)b->data + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b, 0.0,
                 (char *)n->data + (size_t)(i * g.m * g.n) * es, g.n, 1);
 }

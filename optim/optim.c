@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "wg_clones.h"
+#include "wg_parts.h"
 #include "wg_optim.h"
 #include "wg_tensor.h"
 
 /* ---- kernels ------------------------------------------------------------ */
 
 /* Compiled for the CPU's vector width (WG_CLONES); wg_optim_step runs them
- * over a parameter's blocks of rows (wg_clones.h). */
+ * over a parameter's blocks of rows (wg_parts.h). */
 #define DEFINE_KERNELS(T, SFX)                                                                      \
     WG_CLONES void wg_sgd_step_##SFX(size_t n, T lr, T *w, const T *g)                              \
     {                                                                                               \
@@ -89,22 +90,25 @@ static double block_sumsq(const wg_param *p, size_t lo, size_t hi)
                               : sumsq_f64(hi - lo, (const double *)p->grad + lo);
 }
 
-/* A parameter's sum of squared gradient entries, over its blocks of rows. */
-static double param_sumsq(const wg_param *p)
+/* A parameter's sum of squared gradient entries, over its blocks of rows
+ * on a call's `threads`. */
+static double param_sumsq(const wg_param *p, int threads)
 {
     double part[WG_MAX_BLOCKS] = {0}, s = 0;
-    WG_PARAM_BLOCKS(p, blk, lo, hi, part[blk] = block_sumsq(p, lo, hi));
+    WG_PARAM_BLOCKS(p, threads, blk, lo, hi, part[blk] = block_sumsq(p, lo, hi));
     for (int k = 0; k < WG_MAX_BLOCKS; k++) s += part[k];
     return s;
 }
 
-double wg_grad_norm(size_t n, wg_param *const *ps)
+static double grad_norm_on(size_t n, wg_param *const *ps, int threads)
 {
     double s = 0;
     for (size_t k = 0; ps && k < n; k++)
-        if (ps[k] && ps[k]->grad) s += param_sumsq(ps[k]);
+        if (ps[k] && ps[k]->grad) s += param_sumsq(ps[k], threads);
     return sqrt(s);
 }
+
+double wg_grad_norm(size_t n, wg_param *const *ps) { return grad_norm_on(n, ps, wg_parts_threads()); }
 
 static void scale_grads(size_t n, wg_param *const *ps, double c)
 {
@@ -295,32 +299,42 @@ static void step_block(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, s
  * check and the step of every parameter cost a fork and join each (2-4 us
  * here).  Blocks of parameters that came from one thread go to thread 0.
  * Returns the norm (not finite: nothing was changed). */
-/* The non-empty block of p's rows that thread `me` updates, if any. */
-static bool thread_block(const wg_param *p, int me, size_t *lo, size_t *hi)
+/* The non-empty block of p's rows that thread `me` of a step on `threads`
+ * updates, if any.  Every thread passes the step's one count: had each read
+ * the default itself, a change of it by another thread mid-step left rows
+ * stepped twice or not at all. */
+static bool thread_block(const wg_param *p, int threads, int me, size_t *lo, size_t *hi)
 {
-    const int pb = wg_param_blocks(p);
+    const int pb = wg_param_blocks(p, threads);
     if (me >= pb) return false;
     wg_param_block(p, pb, me, lo, hi);
     return *hi > *lo;
 }
 
-static double step_fused(wg_optim *o, double lr, int threads)
+static double step_fused(wg_optim *o, double lr, int threads, int blocks)
 {
     double part[WG_MAX_BLOCKS] = {0}, norm = 0;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(blocks)
     {
-        const int me = omp_get_thread_num();
-        double s = 0;
+        /* Block b on thread b; should OpenMP give fewer threads than asked
+         * (OMP_THREAD_LIMIT, a nested region), a thread takes every nth
+         * block, so no block is ever left out. */
+        const int me = wg_omp_thread_num(), nth = wg_omp_num_threads();
         size_t lo, hi;
-        for (size_t k = 0; k < o->n; k++)
-            if (thread_block(o->params[k], me, &lo, &hi)) s += block_sumsq(o->params[k], lo, hi);
-        part[me] = s;
+        for (int b = me; b < blocks; b += nth) {
+            double s = 0;
+            for (size_t k = 0; k < o->n; k++)
+                if (thread_block(o->params[k], threads, b, &lo, &hi)) s += block_sumsq(o->params[k], lo, hi);
+            part[b] = s;
+        }
 #pragma omp barrier
         double total = 0;
-        for (int i = 0; i < threads; i++) total += part[i];
+        for (int i = 0; i < blocks; i++) total += part[i];
         if (isfinite(total))
-            for (size_t k = 0; k < o->n; k++)
-                if (thread_block(o->params[k], me, &lo, &hi)) step_block(o, k, lr, o->step[k] + 1, lo, hi - lo);
+            for (int b = me; b < blocks; b += nth)
+                for (size_t k = 0; k < o->n; k++)
+                    if (thread_block(o->params[k], threads, b, &lo, &hi))
+                        step_block(o, k, lr, o->step[k] + 1, lo, hi - lo);
 #pragma omp master
         norm = sqrt(total);
     }
@@ -340,18 +354,19 @@ int wg_optim_step_lr(wg_optim *o, double lr)
         return -1;
     }
     const wg_optim_config *c = &o->cfg;
+    const int threads = wg_parts_threads(); /* once: the whole step splits by it */
     int blocks = 1;
     for (size_t k = 0; k < o->n; k++)
-        if (wg_param_blocks(o->params[k]) > blocks) blocks = wg_param_blocks(o->params[k]);
+        if (wg_param_blocks(o->params[k], threads) > blocks) blocks = wg_param_blocks(o->params[k], threads);
     if (blocks > 1 && !(c->clip_norm > 0) && !(c->weight_decay > 0 && c->kind != WG_OPT_ADAMW)) {
-        double norm = step_fused(o, lr, blocks);
+        double norm = step_fused(o, lr, threads, blocks);
         if (isfinite(norm)) return 0;
         wg_set_last_error("optim_step: non-finite gradient (norm %g): step skipped", norm);
         return -1;
     }
     /* A non-finite gradient would poison the weights and the moments for
      * good: refuse the step and leave everything as it was. */
-    double norm = wg_grad_norm(o->n, o->params);
+    double norm = grad_norm_on(o->n, o->params, threads);
     if (!isfinite(norm)) {
         wg_set_last_error("optim_step: non-finite gradient (norm %g): step skipped", norm);
         return -1;
@@ -365,7 +380,7 @@ int wg_optim_step_lr(wg_optim *o, double lr)
         wg_weight_decay_grad(o->n, o->params, c->weight_decay, c->decay_biases);
     for (size_t k = 0; k < o->n; k++) {
         int64_t t = ++o->step[k];
-        WG_PARAM_BLOCKS(o->params[k], blk, lo, hi, step_block(o, k, lr, t, lo, hi - lo));
+        WG_PARAM_BLOCKS(o->params[k], threads, blk, lo, hi, step_block(o, k, lr, t, lo, hi - lo));
     }
     return 0;
 }

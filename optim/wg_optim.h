@@ -54,7 +54,7 @@ void wg_perceptron_rule(size_t n, double alpha, double y, double y_pred, double 
 /* ==== over parameter lists =============================================== */
 
 /* sqrt(sum of every squared gradient element) over the list.  The sum runs
- * in each parameter's row blocks (wg_param.grad_blocks), so on several
+ * in each parameter's row blocks (the blocks its last backward wrote), so on several
  * threads its last bit can differ from the one-thread value, and so can a
  * step clipped by it (clip_norm); unclipped steps do not depend on the
  * thread count. */

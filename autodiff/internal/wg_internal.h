@@ -76,7 +76,6 @@ enum {
     WG_F_REQ = 1,   /* requires a gradient */
     WG_F_LEAF = 2,  /* a leaf: its gradient accumulates over backward calls */
     WG_F_WEAK = 4,  /* a number given as an operand: adopts the other dtype */
-    WG_F_ALIAS = 8, /* data is not the node's own: another node's (reshape, detach) or the caller's (view, wg_use) */
 };
 
 /* One node of the Wengert list.  The forward value is computed when the node
@@ -111,6 +110,8 @@ struct wg_block {
 
 struct wg_tape {
     struct wg_block *first, *cur;
+    struct wg_block *retired;  /* check_handles: earlier passes' blocks, never reused, freed with the tape */
+    size_t retired_cap;        /* the last retired pass's capacity: the next pass's first block */
     size_t limit;      /* 0: no limit */
     size_t capacity;   /* sum of block sizes */
     wg_tensor *last;   /* newest node */
@@ -121,6 +122,7 @@ struct wg_tape {
     uint32_t gen, epoch; /* gen: never 0 */
     uint32_t fast_gen;   /* gen while recording needs no checks (no error, no anomaly mode), else 0 */
     bool anomaly;
+    bool check_handles;        /* WG_CHECK_HANDLES: reset retires the blocks instead of reusing them */
     bool in_backward;
     bool fwd_active;  /* some node has a tangent: ops propagate tangents (wg_node_done) */
     bool in_jvp;      /* recording a JVP rule: its nodes get no tangents (one level) */
@@ -132,6 +134,7 @@ struct wg_tape {
     size_t lgrad_cap, lgrad_hi;
     void *scratch; /* the functional numeric backward's saved leaf gradients */
     size_t scratch_cap;
+    int bw_threads;            /* in backward: the thread count of the whole pass (wg_parts.h) */
     const char *op_name;       /* the op being recorded: names out-of-memory errors */
     const wg_tensor *bw_node;  /* in backward, the node whose VJP runs: the same */
     wg_status status;
@@ -156,10 +159,13 @@ void *wg_arena_alloc(wg_tape *t, size_t bytes); /* 64-byte aligned; NULL + error
 /* The fields every node needs, and the node becomes the tape's newest.
  * Field by field: a compound literal would zero all 160 bytes first.  Left
  * to the caller: flags, n_in and in (wg_node_set_inputs), val (the forward
- * writes it), attr and aux (the op's own); gval is zeroed when a gradient
- * first lands there.  The general path (node_alloc in tape.c) zeroes them
- * all; the scalar fast paths write only what their op reads, as every store
- * shows in a scalar chain's time. */
+ * writes it) and attr (read only by the op that sets it, and by
+ * wg_retype_fresh_weak behind WG_F_WEAK, set with it); gval is zeroed when a
+ * gradient first lands there.  aux is cleared here: it is read by other code
+ * than its op's (a parameter's leaf: the matmul VJP's block note), and a
+ * recycled node must never carry another op's fields.  The general path
+ * (node_alloc in tape.c) zeroes them all; the scalar fast paths write only
+ * what their op reads, as every store shows in a scalar chain's time. */
 static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int dt, int ndim, const int64_t *shape)
 {
     n->op = op;
@@ -178,6 +184,7 @@ static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int d
     n->size = size;
     n->data = &n->val;
     n->grad = NULL;
+    n->aux = NULL;
     t->last = n;
     t->n_nodes++;
 }
@@ -271,7 +278,7 @@ wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like);
 /* ---- errors ------------------------------------------------------------- */
 void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 if the op may run: the tape has no error and every input is a live handle
- * of this tape (else records "op: invalid handle: ..." and returns 0). */
+ * of this tape (else records "op: invalid handle: argument N ..." and returns 0). */
 int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs);
 /* A weak constant recorded just now (the tape's last node, so nothing has
  * read it yet) takes the other operand's dtype in place instead of being
@@ -283,9 +290,6 @@ int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b);
 char *wg_fmt_shape(const wg_tensor *x, char *buf, size_t len);
 /* Normalise a possibly negative axis for ndim dims; -1 when out of range. */
 int wg_norm_axis(int axis, int ndim);
-
-/* ---- threads ------------------------------------------------------------ */
-extern int wg_n_threads;
 
 /* ---- typed kernels ----------------------------------------------------- */
 /* Run the statements once with T = float or T = double.  With <tgmath.h>,
@@ -333,7 +337,7 @@ static inline size_t wg_checked_numel(int ndim, const int64_t *shape)
     return n;
 }
 /* A live 0-d handle of t, and t can record without checks: no error, no
- * anomaly mode.  The scalar fast paths of the ops start from this. */
+ * anomaly mode, no handle checks.  The scalar fast paths of the ops start from this. */
 static inline bool wg_scalar_live(const wg_tape *t, const wg_tensor *x)
 {
     return x && x->ndim == 0 && x->gen == t->fast_gen && x->tape == t;
@@ -341,7 +345,7 @@ static inline bool wg_scalar_live(const wg_tape *t, const wg_tensor *x)
 /* fast_gen after a change of gen, status or anomaly mode. */
 static inline void wg_tape_update_fast(wg_tape *t)
 {
-    t->fast_gen = t->status == WG_OK && !t->anomaly && !t->fwd_active ? t->gen : 0;
+    t->fast_gen = t->status == WG_OK && !t->anomaly && !t->fwd_active && !t->check_handles ? t->gen : 0;
 }
 
 #endif

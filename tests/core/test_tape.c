@@ -12,11 +12,14 @@
 #include <stdint.h>
 
 #include "core_util.h"
+#include "wg_internal.h" /* fresh_nodes reads aux */
 #include "wg_test.h"
 
 /* The huge-allocation case below must get NULL from malloc under ASan too. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "allocator_may_return_null=1"; }
 
 static void lecture_example(void)
 {
@@ -335,9 +338,41 @@ static void views(void)
     wg_param_free(w);
 }
 
+/* A fresh node never carries another op's fields: the scalar fast paths put
+ * a constant, a variable or an op's result where, before the reset, a
+ * parameter's leaf was (its aux pointed at the parameter, which the matmul
+ * VJP writes through), and aux must be NULL again.  Every fast path, f32 and
+ * f64. */
+static void fresh_nodes(void)
+{
+    wg_param *p = wg_param_new(WG_F64, 0, NULL);
+    wg_tape *t = wg_tape_new();
+    for (int path = 0; path < 4; path++) {
+        wg_tape_reset(t);
+        wg_tensor *lf[3];
+        for (int i = 0; i < 3; i++) lf[i] = wg_use(t, p); /* every slot a parameter's leaf */
+        CHECK(lf[2] && lf[2]->aux == p, "wg_use keeps its parameter in aux");
+        wg_tape_reset(t);
+        wg_tensor *a = wg_var(t, 2), *n = NULL;
+        switch (path) {
+        case 0: n = a; break;
+        case 1: n = (wg_const(t, 3), wg_tape_last(t)); break;
+        case 2: n = wg_mul(t, a, wg_var(t, 3)); break;
+        case 3: n = wg_exp(t, a); break;
+        }
+        for (wg_tensor *x = wg_tape_last(t); x; x = x->prev)
+            CHECK(x->aux == NULL, "path %d: node %u (%s) kept aux %p from the last pass", path, x->id, x->op->name,
+                  x->aux);
+        CHECK(n != NULL, "path %d: %s", path, wg_tape_error(t));
+    }
+    wg_tape_free(t);
+    wg_param_free(p);
+}
+
 int main(void)
 {
     wg_rng_seed(&cu_rng, 7);
+    fresh_nodes();
     lecture_example();
     params();
     views();

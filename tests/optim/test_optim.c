@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "wengert.h"
+#include "wg_parts.h" /* the private block note */
 #include "wg_test.h"
 
 static wg_param *vec(int64_t n, const double *v)
@@ -296,7 +297,7 @@ static void test_row_blocks(void)
                     if (dt) ((double *)p[v]->data)[i] = w, ((double *)p[v]->grad)[i] = g;
                     else ((float *)p[v]->data)[i] = (float)w, ((float *)p[v]->grad)[i] = (float)g;
                 }
-                p[v]->grad_blocks = v == 0 ? 1 : v == 1 ? 2 : v == 2 ? 3 : 2;
+                wg_parts_note(p[v], v == 0 ? 1 : v == 1 ? 2 : v == 2 ? 3 : 2);
                 wg_set_num_threads(v == 3 ? 1 : v == 0 ? 1 : v + 1);
                 wg_optim_config oc = wg_optim_defaults((wg_opt_kind)kind);
                 wg_optim *o = wg_optim_new(&oc, 1, &p[v]);
@@ -309,7 +310,7 @@ static void test_row_blocks(void)
             size_t bytes = p[0]->numel * (dt ? 8 : 4);
             for (int v = 1; v < 4; v++) {
                 CHECK(memcmp(p[v]->data, p[0]->data, bytes) == 0, "%s %s, %d blocks on %d threads: weights differ "
-                      "from the one-thread step", wg_opt_name((wg_opt_kind)kind), dt ? "f64" : "f32", p[v]->grad_blocks,
+                      "from the one-thread step", wg_opt_name((wg_opt_kind)kind), dt ? "f64" : "f32", p[v]->priv->grad_blocks,
                       v == 3 ? 1 : v + 1);
                 CHECK(fabs(norm[v] - norm[0]) <= 1e-12 * norm[0], "%s: norm %.17g in blocks, %.17g in one",
                       dt ? "f64" : "f32", norm[v], norm[0]);
@@ -326,7 +327,7 @@ static void test_row_blocks(void)
                 void *before = malloc(bytes);
                 memcpy(before, p[v]->data, bytes);
                 CHECK(o && wg_optim_step(o) == -1 && o->step[0] == 0, "%s: a non-finite gradient in block %d must be "
-                      "refused", wg_opt_name((wg_opt_kind)kind), p[v]->grad_blocks - 1);
+                      "refused", wg_opt_name((wg_opt_kind)kind), p[v]->priv->grad_blocks - 1);
                 CHECK(memcmp(before, p[v]->data, bytes) == 0, "%s: the refused step changed the weights",
                       wg_opt_name((wg_opt_kind)kind));
                 free(before);
@@ -339,7 +340,7 @@ static void test_row_blocks(void)
                 size_t nonzero = 0;
                 for (size_t i = 0; i < p[v]->numel; i++)
                     nonzero += dt ? ((double *)p[v]->grad)[i] != 0 : ((float *)p[v]->grad)[i] != 0;
-                CHECK(nonzero == 0, "zero_grad in %d blocks left %zu of %zu entries", p[v]->grad_blocks, nonzero,
+                CHECK(nonzero == 0, "zero_grad in %d blocks left %zu of %zu entries", p[v]->priv->grad_blocks, nonzero,
                       p[v]->numel);
             }
             for (int v = 0; v < 4; v++) wg_param_free(p[v]);
