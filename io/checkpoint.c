@@ -7,16 +7,19 @@
  * file truncated under our feet is then found before anything is copied, so
  * "the model is left unchanged" holds for every failure.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wg_checkpoint.h"
@@ -393,6 +396,37 @@ static int sync_dir(const char *path)
     return r;
 }
 
+/* The file a save writes: path itself, or, when path is a symlink, the file
+ * it leads to (so the link stays a link).  NULL with errno on failure. */
+static char *save_target(const char *path)
+{
+    struct stat lst;
+    if (lstat(path, &lst) != 0 || !S_ISLNK(lst.st_mode)) return strdup(path);
+    return realpath(path, NULL); /* a dangling link: ENOENT */
+}
+
+/* A new temporary file beside `target`, created with mode (the kernel then
+ * takes the umask off it); its name into *tmp (malloc'd).  The name keeps
+ * at most 200 bytes of the target's own name, so a name near the file-name
+ * limit still has room for the suffix.  -1 with errno on failure. */
+static int create_temp(const char *target, mode_t mode, char **tmp)
+{
+    const char *slash = strrchr(target, '/');
+    size_t dir_len = slash ? (size_t)(slash - target) + 1 : 0, base_len = strlen(target + dir_len);
+    if (base_len > 200) base_len = 200;
+    *tmp = malloc(dir_len + base_len + 32);
+    if (!*tmp) return -1;
+    static _Atomic unsigned counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned r = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL) ^ (counter++ * 40503u);
+        snprintf(*tmp, dir_len + base_len + 32, "%.*s%.*s.tmp.%08x", (int)dir_len, target, (int)base_len,
+                 target + dir_len, r);
+        int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1;
+}
+
 int wg_checkpoint_save(wg_checkpoint *c, const char *path)
 {
     if (!c) return fail(NULL, "checkpoint_save: invalid handle: the checkpoint is NULL");
@@ -402,11 +436,8 @@ int wg_checkpoint_save(wg_checkpoint *c, const char *path)
     /* Pad with spaces to a multiple of 8, so the data section starts aligned. */
     size_t jlen = strlen(json), hlen = (jlen + 7) & ~(size_t)7;
     unsigned char *head = malloc(8 + hlen);
-    char *tmp = malloc(strlen(path) + 16);
-    if (!head || !tmp) {
+    if (!head) {
         free(json);
-        free(head);
-        free(tmp);
         return fail(c, "checkpoint %s: out of memory", path);
     }
     for (int i = 0; i < 8; i++) head[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
@@ -414,17 +445,31 @@ int wg_checkpoint_save(wg_checkpoint *c, const char *path)
     memset(head + 8 + jlen, ' ', hlen - jlen);
     free(json);
 
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fail(c, "checkpoint %s: cannot create a temporary file beside it: %s", path, strerror(errno));
+    /* Through a symlink, the target is replaced; an existing file keeps its
+     * mode, a new one gets 0666 less the umask (as open(2) gives). */
+    char *target = save_target(path), *tmp = NULL;
+    if (!target) {
+        int e = errno;
         free(head);
+        return e == ENOMEM ? fail(c, "checkpoint %s: out of memory", path)
+                           : fail(c, "checkpoint %s: cannot resolve the symlink: %s", path, strerror(e));
+    }
+    struct stat old;
+    const bool replace = stat(target, &old) == 0;
+    int fd = create_temp(target, replace ? (old.st_mode & 0777) : 0666, &tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(head);
+        free(target);
+        if (!tmp) return fail(c, "checkpoint %s: out of memory", path);
         free(tmp);
-        return -1;
+        return fail(c, "checkpoint %s: cannot create a temporary file beside it: %s", path, strerror(e));
     }
     const char *step = "write";
-    int r = fchmod(fd, 0644);
-    if (r == 0) r = write_all(fd, head, 8 + hlen);
+    int r = 0;
+    /* the old file's exact mode (open took the umask off it) */
+    if (replace && (step = "fchmod", fchmod(fd, old.st_mode & 07777) != 0)) r = -1;
+    if (r == 0 && (step = "write", 1)) r = write_all(fd, head, 8 + hlen);
     for (int i = 0; r == 0 && i < c->n; i++) r = write_entry(fd, &c->ent[i]);
     if (r == 0 && (step = "fsync", fsync(fd) != 0)) r = -1;
     int saved_errno = errno;
@@ -433,7 +478,7 @@ int wg_checkpoint_save(wg_checkpoint *c, const char *path)
         step = "close";
         saved_errno = errno;
     }
-    if (r == 0 && (step = "rename", rename(tmp, path) != 0)) {
+    if (r == 0 && (step = "rename", rename(tmp, target) != 0)) {
         r = -1;
         saved_errno = errno;
     }
@@ -441,12 +486,15 @@ int wg_checkpoint_save(wg_checkpoint *c, const char *path)
     if (r != 0) {
         unlink(tmp);
         free(tmp);
+        free(target);
         return fail(c, "checkpoint %s: %s failed: %s (the old file, if any, is intact)", path, step,
                     strerror(saved_errno));
     }
     free(tmp);
-    if (sync_dir(path) != 0)
-        return fail(c, "checkpoint %s: saved, but fsync of its directory failed: %s", path, strerror(errno));
+    r = sync_dir(target);
+    int e = errno;
+    free(target);
+    if (r != 0) return fail(c, "checkpoint %s: saved, but fsync of its directory failed: %s", path, strerror(e));
     return ok(c);
 }
 
@@ -707,7 +755,9 @@ int wg_checkpoint_load(wg_checkpoint *c, const char *path)
 {
     if (!c) return fail(NULL, "checkpoint_load: invalid handle: the checkpoint is NULL");
     if (!path || !path[0]) return fail(c, "checkpoint_load: the path is empty");
-    int fd = open(path, O_RDONLY);
+    /* Non-blocking: opening a FIFO must not wait for a writer.  The type is
+     * checked before a byte is read; a regular file ignores the flag. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return fail(c, "checkpoint %s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {

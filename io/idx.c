@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define IDX_UBYTE 0x08
 
@@ -125,18 +127,26 @@ static wg_status read_file(const char *path, uint8_t **buf, size_t *len, char *e
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, err_len, WG_ERR_ARG, "idx: %s: cannot open: %s", path, strerror(errno));
+    /* Non-blocking, and only a regular file: a FIFO would block the open
+     * (and a device could stream forever) before any check. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return fail(err, err_len, WG_ERR_ARG, "idx: %s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    size_t cap = 1 << 16; /* a pipe or device: grow as it comes */
-    if (fstat(fileno(f), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
-            fclose(f);
-            return fail(err, err_len, WG_ERR_ARG, "idx: %s: is a folder, not a file", path);
-        }
-        if (S_ISREG(st.st_mode) && st.st_size >= 0)
-            cap = (size_t)st.st_size + 1; /* +1 so one read reaches end of file */
+    const int stat_ok = fstat(fd, &st) == 0;
+    if (!stat_ok || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        const int dir = stat_ok && S_ISDIR(st.st_mode);
+        close(fd);
+        return fail(err, err_len, WG_ERR_ARG, "idx: %s: %s", path,
+                    dir ? "is a folder, not a file" : "not a regular file");
     }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return fail(err, err_len, e == ENOMEM ? WG_ERR_NOMEM : WG_ERR_ARG, "idx: %s: cannot open: %s", path,
+                    strerror(e));
+    }
+    size_t cap = (size_t)st.st_size + 1; /* +1 so one read reaches end of file */
     uint8_t *p = malloc(cap);
     size_t n = 0;
     while (p) {
