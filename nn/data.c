@@ -35,6 +35,22 @@ static void column_means(wg_dtype dt, const void *x, size_t n, size_t d, double 
     for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
 }
 
+/* 1 if every element of x [n, d] is finite; else 0 with "fn: non-finite
+ * value ... at row i, column j" as the last error.  A NaN or Inf would
+ * otherwise come out as a NaN mean, a std of 1 or eigenvalues of 0, and the
+ * fit would report success. */
+static int all_finite(const char *fn, wg_dtype dt, const void *x, size_t n, size_t d)
+{
+    for (size_t i = 0; i < n * d; i++) {
+        double v = get(dt, x, i);
+        if (!isfinite(v)) {
+            wg_set_last_error("%s: non-finite value %g at row %zu, column %zu", fn, v, i / d, i % d);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* ---- zero-centring and standardisation ---------------------------------- */
 
 int wg_scaler_fit(wg_scaler *s, wg_dtype dt, const void *x, size_t n, size_t d, bool scale)
@@ -43,7 +59,7 @@ int wg_scaler_fit(wg_scaler *s, wg_dtype dt, const void *x, size_t n, size_t d, 
         wg_set_last_error("scaler_fit: need a scaler and data with n, d >= 1: n = %zu, d = %zu", n, d);
         return -1;
     }
-    if (!dtype_ok("scaler_fit", dt)) return -1;
+    if (!dtype_ok("scaler_fit", dt) || !all_finite("scaler_fit", dt, x, n, d)) return -1;
     memset(s, 0, sizeof *s);
     s->mean = malloc(sizeof(double) * d);
     s->std = malloc(sizeof(double) * d);
@@ -139,7 +155,7 @@ int wg_pca_fit(wg_pca *p, wg_dtype dt, const void *x, size_t n, size_t d)
         wg_set_last_error("pca_fit: need a pca, data with n >= 2 and 1 <= d <= 46340: n = %zu, d = %zu", n, d);
         return -1;
     }
-    if (!dtype_ok("pca_fit", dt)) return -1;
+    if (!dtype_ok("pca_fit", dt) || !all_finite("pca_fit", dt, x, n, d)) return -1;
     memset(p, 0, sizeof *p);
     size_t blk = n < PCA_BLOCK ? n : PCA_BLOCK;
     p->mean = malloc(sizeof(double) * d);

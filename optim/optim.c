@@ -213,6 +213,19 @@ wg_optim *wg_optim_new(const wg_optim_config *cfg, size_t n, wg_param *const *pa
                           c.lr, c.momentum, c.beta1, c.beta2, c.eps, c.weight_decay, c.clip_norm);
         return NULL;
     }
+    if (!isfinite(c.lr) || !isfinite(c.momentum) || !isfinite(c.eps) || !isfinite(c.weight_decay) ||
+        !isfinite(c.clip_norm)) {
+        wg_set_last_error("optim_new: hyperparameters must be finite: lr %g, momentum %g, eps %g, weight_decay %g, "
+                          "clip_norm %g", c.lr, c.momentum, c.eps, c.weight_decay, c.clip_norm);
+        return NULL;
+    }
+    /* Adam divides by sqrt(v) + eps, and v is 0 wherever the gradient has
+     * been 0: eps = 0 made 0/0 = NaN weights. */
+    if ((c.kind == WG_OPT_ADAM || c.kind == WG_OPT_ADAMW) && !(c.eps > 0)) {
+        wg_set_last_error("optim_new: %s needs eps > 0 (it divides by sqrt(v) + eps, and v = 0 where the gradient "
+                          "is 0): got eps %g", opt_names[c.kind], c.eps);
+        return NULL;
+    }
     if (n && !params) {
         wg_set_last_error("optim_new: params is NULL for %zu parameters", n);
         return NULL;
@@ -223,6 +236,14 @@ wg_optim *wg_optim_new(const wg_optim_config *cfg, size_t n, wg_param *const *pa
             wg_set_last_error("optim_new: params[%zu] is NULL or not a valid parameter", i);
             return NULL;
         }
+    /* The same parameter twice would be stepped twice per step. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (params[i] == params[j] || (params[i]->numel && params[i]->data == params[j]->data)) {
+                wg_set_last_error("optim_new: params[%zu] and params[%zu] are the same parameter%s%.48s", j, i,
+                                  params[i]->name[0] ? " " : "", params[i]->name);
+                return NULL;
+            }
     wg_optim *o = calloc(1, sizeof *o);
     if (!o) goto oom;
     o->cfg = c;
