@@ -993,6 +993,72 @@ static int ba_prepare(const char *fn, const cJSON *in, gb_job *j)
     return 0;
 }
 
+/* ---- kmeans: cost = sum_i min_j |p_i - c_j|^2; dir = J / H elementwise, J the
+ * gradient and H the diagonal of the Hessian of the cost with respect to the
+ * centroids.  Tensor ops: the squared distances are |p|^2 + |c|^2 - 2 P C^T
+ * ([n,k], one GEMM), the min is -max(-D) along k.  The Hessian is diagonal
+ * (each centroid's term is a sum of squares of its own coordinates), so its
+ * diagonal is H.1: the gradient is recorded (wg_grad_of with create_graph)
+ * and differentiated again, reverse over reverse, seeded with ones. */
+
+static int kmeans_run(gb_job *j, wg_tape *t)
+{
+    st_t *s = j->st;
+    long n = s->n, k = s->k, d = s->d;
+    wg_tape_reset(t);
+    wg_tensor *P = view(t, 2, (int64_t[]){n, d}, s->x);
+    wg_tensor *C = leaf(t, 2, (int64_t[]){k, d}, s->a, s->grad);
+    wg_tensor *pp = wg_sum_axis(t, wg_pow(t, P, 2), 1, true);                          /* [n,1] */
+    wg_tensor *cc = wg_reshape(t, wg_sum_axis(t, wg_pow(t, C, 2), 1, false), 2, (int64_t[]){1, k});
+    wg_tensor *D = wg_add(t, wg_add(t, pp, cc), wg_mul(t, -2.0, wg_matmul_ex(t, P, C, false, true))); /* [n,k] */
+    wg_tensor *cost = wg_sum(t, wg_neg(t, wg_max_axis(t, wg_neg(t, D), 1, false)));
+    if (!cost) return tape_failed(j, t);
+    if (!s->grad) {
+        s->val = wg_item(cost);
+        return 0;
+    }
+    wg_tensor *J, *H;
+    if (wg_grad_of(t, cost, NULL, 1, &C, &J, true) != 0) return tape_failed(j, t);
+    if (wg_grad_of(t, wg_sum(t, J), NULL, 1, &C, &H, false) != 0) return tape_failed(j, t);
+    wg_tensor *dir = wg_div(t, J, H);
+    if (!dir) return tape_failed(j, t);
+    memcpy(s->out, wg_data(dir), (size_t)(k * d) * sizeof(double));
+    return 0;
+}
+
+static void kmeans_write(gb_job *j, gb_out *o)
+{
+    st_t *s = j->st;
+    if (!s->grad) {
+        gb_num(o, s->val);
+        return;
+    }
+    gb_str(o, "[");
+    for (long r = 0; r < s->k; r++) {
+        if (r) gb_str(o, ",");
+        gb_nums(o, s->out + r * s->d, (size_t)s->d);
+    }
+    gb_str(o, "]");
+}
+
+static int kmeans_prepare(const char *fn, const cJSON *in, gb_job *j)
+{
+    bool grad;
+    if (!pick(j, fn, "cost", "dir", "kmeans", &grad)) return -1;
+    st_t *s = st_new(j, grad);
+    if (!s || get_mat(j, in, "points", -1, -1, &s->x, &s->n, &s->d) ||
+        get_mat(j, in, "centroids", -1, s->d, &s->a, &s->k, NULL))
+        return -1;
+    if ((double)s->n * (double)s->k > 2e8) {
+        snprintf(j->err, sizeof j->err, "n*k = %ld*%ld is too large (at most 2e8)", s->n, s->k);
+        return -1;
+    }
+    if (grad && alloc_out(j, s, (size_t)(s->k * s->d))) return -1;
+    j->run = kmeans_run;
+    j->write = kmeans_write;
+    return 0;
+}
+
 /* ---- the module table ---------------------------------------------------------- */
 
 static const struct {
@@ -1001,9 +1067,10 @@ static const struct {
 } modules[] = {
     {"hello", hello_prepare}, {"lse", lse_prepare}, {"llsq", llsq_prepare}, {"det", det_prepare},
     {"ode", ode_prepare},     {"gmm", gmm_prepare}, {"lstm", lstm_prepare}, {"ba", ba_prepare},
+    {"kmeans", kmeans_prepare},
 };
 
-const char *gb_module_list(void) { return "hello lse llsq det ode gmm lstm ba"; }
+const char *gb_module_list(void) { return "hello lse llsq det ode gmm lstm ba kmeans"; }
 
 bool gb_module_known(const char *module)
 {

@@ -18,6 +18,8 @@ mathematics, in torch float64 with torch's autograd:
   lstm   the ADBench model written with torch.sigmoid / torch.tanh
   ba     Rodrigues' rotation with torch.sin / torch.cos, the 2x15 Jacobian
          of one observation by torch.autograd.functional.jacobian
+  kmeans distances as differences (not wengert's |p|^2+|c|^2-2pc), the
+         Hessian in full by torch.autograd.functional.hessian, its diagonal
 
 Every number must agree to 1e-8 relative (elementwise, |a - b| <=
 1e-8 (|b| + 1e-6 max|b|): an element that is zero up to the rounding of a
@@ -297,7 +299,7 @@ def check_eval(tool, module, function, inp, want):
 
 def run_evals(tool, rng):
     tool.send({"kind": "start", "eval": "all"})
-    for mod in ["hello", "lse", "llsq", "det", "ode", "gmm", "lstm", "ba"]:
+    for mod in ["hello", "lse", "llsq", "det", "ode", "gmm", "lstm", "ba", "kmeans"]:
         r = tool.send({"kind": "define", "module": mod})
         if r.get("success") is not True:
             fail(f"define {mod}: {r}")
@@ -376,6 +378,19 @@ def run_evals(tool, rng):
         for fn in ["objective", "jacobian"]:
             check_eval(tool, "ba", fn, inp, ba_expected(inp, fn))
 
+    for n, k, d in [(5, 2, 2), (30, 4, 3), (60, 6, 8)]:
+        P = torch.rand(n, d, dtype=F64, generator=rng)
+        C = P[-k:].clone()  # as GradBench's eval: every cluster is nonempty
+        inp = {"points": P.tolist(), "centroids": C.tolist()}
+
+        def cost(c):
+            return ((P[:, None, :] - c[None, :, :]) ** 2).sum(2).min(1).values.sum()
+
+        y, (J,) = grad_of(cost, C)
+        H = torch.autograd.functional.hessian(cost, C).reshape(k * d, k * d).diagonal().reshape(k, d)
+        check_eval(tool, "kmeans", "cost", inp, y)
+        check_eval(tool, "kmeans", "dir", inp, (J / H).tolist())
+
 
 # ---- protocol robustness ----------------------------------------------------------------
 
@@ -418,7 +433,7 @@ def protocol_cases(exe):
         ('{"id":0,"kind":"start","eval":"x"}', None),
         ('{"id":1,"kind":"bogus"}', ["bogus"]),
         ('{"id":2}', ["kind"]),
-        ('{"id":3,"kind":"define","module":"kmeans"}', ["kmeans"]),
+        ('{"id":3,"kind":"define","module":"particle"}', ["particle"]),
         ('{"id":4,"kind":"define"}', ["module"]),
         ('{"id":5,"kind":"evaluate","module":"nope","function":"f","input":{}}', ["nope"]),
         ('{"id":6,"kind":"evaluate","module":"lse","function":"hessian","input":{"x":[1]}}', ["hessian"]),
