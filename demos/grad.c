@@ -1,12 +1,14 @@
 /* grad: the expression calculator, a small language on top of the tape.
  *
- *   grad [--json] [--f32] [--check] PROGRAM name=value ...
+ *   grad [--json] [--f32] [--check] [--hessian] PROGRAM name=value ...
  *   grad [options] -f FILE name=value ...          (FILE "-" is stdin)
  *
  * Records the program on a wengert tape with the named inputs as leaves, runs
- * backward once and prints the value and each input's partial derivative.
- * Every number comes from the library: no derivative is written here.  The
- * language itself (grammar, rules at kinks) is in grad_lang.c.
+ * backward once and prints the value and each input's partial derivative;
+ * with --hessian also the matrix of second derivatives (wg_hessian_of on the
+ * recorded program: a recorded backward, then one backward through it per
+ * input).  Every number comes from the library: no derivative is written
+ * here.  The language itself (grammar, rules at kinks) is in grad_lang.c.
  *
  * Exit status: 0 done, 2 a user error (one line on stderr), 1 out of memory.
  */
@@ -22,8 +24,8 @@
 #include "grad_lang.h"
 #include "wengert.h"
 
-static const char usage[] = "usage: grad [--json] [--f32] [--check] PROGRAM name=value ...\n"
-                            "       grad [--json] [--f32] [--check] -f FILE name=value ...   (FILE - is stdin)\n";
+static const char usage[] = "usage: grad [--json] [--f32] [--check] [--hessian] PROGRAM name=value ...\n"
+                            "       grad [--json] [--f32] [--check] [--hessian] -f FILE name=value ...   (FILE - is stdin)\n";
 
 static void help(void)
 {
@@ -70,19 +72,23 @@ static void put_json(double v)
         printf("%.17g", v);
 }
 
-/* The shortest %g that reads back as v, for the text output. */
-static void put_text(double v)
+/* The shortest %g (15 to 17 digits) that reads back as v, for the text
+ * output, in buf (40 bytes); Infinity, -Infinity, NaN as in JSON. */
+static const char *text_of(double v, char *buf, size_t len)
 {
-    if (!isfinite(v)) {
-        put_json(v);
-        return;
-    }
-    char buf[40];
+    if (isnan(v)) return "NaN";
+    if (isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
     for (int digits = 15; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        snprintf(buf, len, "%.*g", digits, v);
         if (strtod(buf, NULL) == v) break;
     }
-    fputs(buf, stdout);
+    return buf;
+}
+
+static void put_text(double v)
+{
+    char buf[40];
+    fputs(text_of(v, buf, sizeof buf), stdout);
 }
 
 /* Reads all of FILE ("-" = stdin) into a buffer; NULL with errno on failure. */
@@ -128,9 +134,64 @@ static double value_at(const gl_program *p, wg_tape *t, const double *values, wg
     return gl_eval(p, t, WG_F64, values, &out, leaves, err, sizeof err) ? NAN : wg_item(out);
 }
 
+/* The gradient at values, in f64 on a reset tape, into g[0..n); NaNs if it
+ * fails (it did not the first time). */
+static void grad_at(const gl_program *p, wg_tape *t, const double *values, wg_tensor **leaves, size_t n, double *g)
+{
+    char err[64];
+    wg_tensor *out = NULL;
+    wg_tape_reset(t);
+    bool ok = gl_eval(p, t, WG_F64, values, &out, leaves, err, sizeof err) == 0 && wg_backward(t, out) == 0;
+    for (size_t i = 0; i < n; i++) g[i] = ok ? wg_grad_item(leaves[i]) : NAN;
+}
+
+/* An n x n matrix m (row-major) as JSON: {"a": {"a": m00, "b": m01}, ...}. */
+static void put_json_matrix(const gl_program *p, size_t n, const double *m)
+{
+    fputc('{', stdout);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\"%s\": {", i ? ", " : "", gl_input_name(p, i));
+        for (size_t j = 0; j < n; j++) {
+            printf("%s\"%s\": ", j ? ", " : "", gl_input_name(p, j));
+            put_json(m[i * n + j]);
+        }
+        fputc('}', stdout);
+    }
+    fputc('}', stdout);
+}
+
+/* An n x n matrix m as text under a title: a header row of input names,
+ * then one row per input, columns right-aligned to their widest entry
+ * (wcol: room for n widths). */
+static void put_text_matrix(const gl_program *p, const char *title, size_t n, const double *m, int *wcol)
+{
+    char buf[40];
+    int wrow = 0;
+    printf("%s\n", title);
+    for (size_t i = 0; i < n; i++) {
+        int w = (int)strlen(gl_input_name(p, i));
+        if (w > wrow) wrow = w;
+    }
+    for (size_t j = 0; j < n; j++) {
+        wcol[j] = (int)strlen(gl_input_name(p, j));
+        for (size_t i = 0; i < n; i++) {
+            int w = (int)strlen(text_of(m[i * n + j], buf, sizeof buf));
+            if (w > wcol[j]) wcol[j] = w;
+        }
+    }
+    printf("  %*s", wrow, "");
+    for (size_t j = 0; j < n; j++) printf("  %*s", wcol[j], gl_input_name(p, j));
+    fputc('\n', stdout);
+    for (size_t i = 0; i < n; i++) {
+        printf("  %*s", wrow, gl_input_name(p, i));
+        for (size_t j = 0; j < n; j++) printf("  %*s", wcol[j], text_of(m[i * n + j], buf, sizeof buf));
+        fputc('\n', stdout);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    bool json = false, f32 = false, check = false, opts_done = false;
+    bool json = false, f32 = false, check = false, hessian = false, opts_done = false;
     const char *file = NULL, *program = NULL;
     char err[1024];
     int status = 2;
@@ -139,7 +200,8 @@ int main(int argc, char **argv)
     size_t src_len = 0;
     wg_tape *t = NULL;
     wg_tensor **leaves = NULL;
-    double *values = NULL, *grads = NULL, *fd = NULL, *hs = NULL;
+    double *values = NULL, *grads = NULL, *fd = NULL, *hs = NULL, *H = NULL, *Hfd = NULL, *gp = NULL, *gm = NULL;
+    int *wcol = NULL;
     wg_tensor *out = NULL;
     int rc = GL_OK, n_pos = 0, first_input;
     size_t n = 0;
@@ -162,6 +224,8 @@ int main(int argc, char **argv)
             f32 = true;
         } else if (!opts_done && strcmp(a, "--check") == 0) {
             check = true;
+        } else if (!opts_done && strcmp(a, "--hessian") == 0) {
+            hessian = true;
         } else if (!opts_done && strcmp(a, "-f") == 0) {
             if (file) {
                 fprintf(stderr, "grad: -f given twice\n");
@@ -184,7 +248,7 @@ int main(int argc, char **argv)
     }
     if (!program && !file) {
         fprintf(stderr, "grad: wrong number of arguments: no PROGRAM given (grad [--json] [--f32] [--check] "
-                        "PROGRAM name=value ..., or -f FILE; grad --help tells more)\n");
+                        "[--hessian] PROGRAM name=value ..., or -f FILE; grad --help tells more)\n");
         goto out;
     }
     first_input = program ? 1 : 0;
@@ -220,6 +284,17 @@ int main(int argc, char **argv)
     }
     value = wg_item(out);
     for (size_t i = 0; i < n; i++) grads[i] = wg_grad_item(leaves[i]);
+    if (hessian) {
+        /* n x n doubles; calloc checks n * n * 8 for overflow */
+        H = calloc(n * n + 1, sizeof *H);
+        wcol = calloc(n + 1, sizeof *wcol);
+        if (!H || !wcol || (n && n > SIZE_MAX / n)) goto nomem;
+        if (n && wg_hessian_of(t, out, (int)n, leaves, H) != 0) {
+            fprintf(stderr, "grad: hessian failed: %s\n", wg_tape_error(t));
+            status = wg_tape_status(t) == WG_ERR_NOMEM ? 1 : 2;
+            goto out;
+        }
+    }
 
     if (check) {
         values = calloc(n + 1, sizeof *values);
@@ -238,6 +313,23 @@ int main(int argc, char **argv)
             hs[i] = h;
             fd[i] = (fp - fm) / (xp - xm);
         }
+        if (hessian) {
+            /* column j of the Hessian: the central difference of the
+             * gradient along input j, with the same h as above */
+            Hfd = calloc(n * n + 1, sizeof *Hfd);
+            gp = calloc(n + 1, sizeof *gp);
+            gm = calloc(n + 1, sizeof *gm);
+            if (!Hfd || !gp || !gm) goto nomem;
+            for (size_t j = 0; j < n; j++) {
+                double x = values[j], xp = x + hs[j], xm = x - hs[j];
+                values[j] = xp;
+                grad_at(p, t, values, leaves, n, gp);
+                values[j] = xm;
+                grad_at(p, t, values, leaves, n, gm);
+                values[j] = x;
+                for (size_t i = 0; i < n; i++) Hfd[i * n + j] = (gp[i] - gm[i]) / (xp - xm);
+            }
+        }
     }
 
     if (json) {
@@ -249,10 +341,16 @@ int main(int argc, char **argv)
             put_json(grads[i]);
         }
         fputs("}", stdout);
+        if (hessian) {
+            fputs(", \"hessian\": ", stdout);
+            put_json_matrix(p, n, H);
+        }
         if (check) {
             fputs(", \"check\": {\"method\": \"central difference (f(x+h) - f(x-h)) / 2h in f64, "
-                  "h = cbrt(2^-52) * max(|x|, 1)\", \"h\": {",
+                  "h = cbrt(2^-52) * max(|x|, 1)",
                   stdout);
+            if (hessian) fputs("; hessian_fd[a][b]: the same of d/da along b", stdout);
+            fputs("\", \"h\": {", stdout);
             for (size_t i = 0; i < n; i++) {
                 printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
                 put_json(hs[i]);
@@ -262,7 +360,12 @@ int main(int argc, char **argv)
                 printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
                 put_json(fd[i]);
             }
-            fputs("}}", stdout);
+            fputs("}", stdout);
+            if (hessian) {
+                fputs(", \"hessian_fd\": ", stdout);
+                put_json_matrix(p, n, Hfd);
+            }
+            fputs("}", stdout);
         }
         fputs("}\n", stdout);
     } else {
@@ -277,6 +380,10 @@ int main(int argc, char **argv)
                 put_text(fd[i]);
             }
             fputc('\n', stdout);
+        }
+        if (hessian) {
+            put_text_matrix(p, "hessian (row a, column b: d2/da db):", n, H, wcol);
+            if (check) put_text_matrix(p, "central differences of the gradient (row a, column b: of d/da along b):", n, Hfd, wcol);
         }
     }
     status = fflush(stdout) == 0 ? 0 : 1;
@@ -293,5 +400,10 @@ out:
     free(values);
     free(fd);
     free(hs);
+    free(H);
+    free(Hfd);
+    free(gp);
+    free(gm);
+    free(wcol);
     return status;
 }

@@ -1,6 +1,6 @@
 """Differential test: demos/grad against PyTorch float64 autograd.
 
-usage: torch_diff.py GRAD core|act [N_PROGRAMS] [SEED]
+usage: torch_diff.py GRAD core|act [N_PROGRAMS] [SEED] [--hessian]
 
 A seeded generator writes random programs as a syntax tree: "core" uses every
 operator and function of the core language (rebinding, nesting, unary minus
@@ -16,6 +16,20 @@ The reference follows PyTorch except for one documented rule of wengert: on a
 tie, max/min send the whole gradient to the second argument (PyTorch splits
 it).  Random inputs make ties rare; the reference expresses that rule with
 torch.where so that a tie, when it happens, is compared too.
+
+With --hessian, `grad --json --hessian` is run and its "hessian" is compared
+too, with torch.autograd.functional.hessian on the same tree, to 1e-8
+relative (plus 1e-13 times the size of a second derivative at that point,
+the largest of max |H|, |f| / x^2 and |g| / x with x the largest input (at
+least 1), for entries that are rounding noise around 0 in both).  Second derivatives are compared for the
+programs whose value and gradient are finite: where a NaN or an infinity
+flows through the backward pass, PyTorch's conventions (NaN from the branch a
+torch.where discards) and wengert's (NaN from a 0/1 mask times an infinite
+cotangent) differ at second order, and the calculator's tests in
+test_calc.c pin down the cases that matter.  The reference differentiates
+general a^b through its textbook partials (PowSecondOrder says why PyTorch's
+own pow double backward is wrong at b = 0), and a constant exponent as
+PyTorch's pow(Tensor, Scalar), as the calculator records it.
 
 Exits 77 (meson's "skipped") when torch is not installed:
 scripts/deps --with-torch installs it.
@@ -35,6 +49,8 @@ except ImportError:
     sys.exit(77)
 
 RTOL = 1e-10
+RTOL_H = 1e-8  # second derivatives (--hessian)
+ATOL_H = 1e-13  # ... plus this times the largest entry of the Hessian
 F64 = torch.float64
 
 # ---- the syntax tree ------------------------------------------------------
@@ -266,10 +282,55 @@ def evaluate(e, env):
     return libm(getattr(torch, fn)(xs[0])) if fn in ("exp", "log") else getattr(torch, fn)(xs[0])
 
 
+SECOND_ORDER = False  # True while the Hessian reference runs
+ZERO_TO_ZERO = False  # set when it met a^b at a = b = 0, both depending on inputs
+
+
+class PowSecondOrder(torch.autograd.Function):
+    """a^b for the Hessian reference: PyTorch's value, with its first
+    derivatives written as the textbook partials b a^(b-1) and a^b log a,
+    which torch then differentiates again.  PyTorch's own pow double backward
+    differentiates its zero rules, torch.where(b == 0, 0, ...) and
+    torch.where((a == 0) & (b >= 0), 0, ...), and so gets
+      - the mixed partial d2/da db = a^(b-1) (1 + b log a) wrong at b = 0:
+        0 instead of 1/a (e^(zy) at y = 0 has d2/dz dy = 1, torch says 0);
+      - NaN where the branch it discards is infinite (0^y for y > 0 is 0,
+        its second derivative in y is 0, torch says NaN: the where's zero
+        gradient times log(0)).
+    At a = 0 and b >= 0 the partial in b keeps PyTorch's (and wengert's)
+    zero: log(a + [a == 0 and b >= 0]) is log(1) = 0 there.  0^0 with both
+    a and b depending on inputs (x^x at 0) has no derivative at all: such
+    programs are not compared at second order (ZERO_TO_ZERO)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return torch.pow(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        zero = ((a == 0) & (b >= 0)).to(a.dtype)
+        ga = g * (b * PowSecondOrder.apply(a, b - 1))
+        gb = g * (PowSecondOrder.apply(a, b) * torch.log(a + zero))
+        return ga, gb
+
+
 def power(a, b_tree, env):
     if b_tree[0] == "num":
         return libm(torch.pow(a, b_tree[1]))  # a Python float: PyTorch's pow(Tensor, Scalar)
-    return libm(torch.pow(a, evaluate(b_tree, env)))
+    b = evaluate(b_tree, env)
+    if SECOND_ORDER and b.requires_grad:
+        global ZERO_TO_ZERO
+        ZERO_TO_ZERO |= bool(((a == 0) & (b == 0)).any())
+        return libm(PowSecondOrder.apply(a, b))
+    if SECOND_ORDER:
+        # an exponent that depends on no input is the constant-exponent op in
+        # the calculator: pow(Tensor, Scalar), whose zero rule at b = 0 has no
+        # discarded branch to turn into NaN at second order (pow(Tensor,
+        # Tensor)'s torch.where does: x^-0.0 at x = 0 would get NaN, not 0)
+        return libm(torch.pow(a, b.item()))
+    return libm(torch.pow(a, b))
 
 
 # ---- programs --------------------------------------------------------------
@@ -325,48 +386,75 @@ def reference(inputs, values, stmts, final):
     return out.item(), grads
 
 
-def jittered(inputs, values, stmts, final, seed):
+def reference_hessian(inputs, values, stmts, final):
+    """The Hessian {a: {b: d2/da db}} by torch.autograd.functional.hessian."""
+    def f(*xs):
+        env = dict(zip(inputs, xs))
+        for target, e in stmts:
+            env[target] = evaluate(e, env)
+        out = evaluate(final, env)
+        # a program that depends on no input is a constant; hessian() wants
+        # an output connected to its inputs (its Hessian is 0 either way)
+        return out if out.requires_grad else out + 0 * xs[0]
+    global SECOND_ORDER, ZERO_TO_ZERO
+    xs = tuple(torch.tensor(values[n], dtype=F64) for n in inputs)
+    SECOND_ORDER, ZERO_TO_ZERO = True, False
+    try:
+        h = torch.autograd.functional.hessian(f, xs)
+    finally:
+        SECOND_ORDER = False
+    if ZERO_TO_ZERO:
+        return None
+    return {a: {b: h[i][j].item() for j, b in enumerate(inputs)} for i, a in enumerate(inputs)}
+
+
+def jittered(inputs, values, stmts, final, seed, fn=reference):
     global JITTER
     JITTER = random.Random(seed)
     try:
-        return reference(inputs, values, stmts, final)
+        return fn(inputs, values, stmts, final)
     finally:
         JITTER = None
 
 
-def agree(got, want, spread):
-    """0 no, 1 yes within 1e-10 relative, 2 yes only with the conditioning term."""
+def agree(got, want, spread, rtol=RTOL):
+    """0 no, 1 yes within rtol relative, 2 yes only with the conditioning term."""
     if math.isnan(want) or math.isnan(got):
         return int(math.isnan(want) and math.isnan(got))
     if math.isinf(want) or math.isinf(got):
         return int(got == want)
     err, scale = abs(got - want), max(abs(got), abs(want))
-    if err <= RTOL * scale:
+    if err <= rtol * scale:
         return 1
-    return 2 if err <= RTOL * scale + 4 * spread else 0
+    return 2 if err <= rtol * scale + 4 * spread else 0
 
 
 def main():
-    grad, which = sys.argv[1], sys.argv[2]
+    args = [a for a in sys.argv[1:] if a != "--hessian"]
+    hessian = len(args) < len(sys.argv) - 1
+    grad, which = args[0], args[1]
     gen = {"core": expr, "act": expr_act}[which]
-    n_programs = int(sys.argv[3]) if len(sys.argv) > 3 else 400
+    n_programs = int(args[2]) if len(args) > 2 else 400
     if os.environ.get("WG_TEST_SMALL", "0") not in ("", "0"):
         n_programs = max(1, n_programs // 5)  # the ThreadSanitizer pass: each run of grad is slow there
-    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 20261122
+    seed = int(args[3]) if len(args) > 3 else 20261122
     rng = random.Random(seed)
     failures = 0
-    counts = {"nonfinite": 0, "numbers": 0, "conditioned": 0}
+    counts = {"nonfinite": 0, "numbers": 0, "conditioned": 0, "second": 0, "skipped": 0}
+    opts = ["--json", "--hessian"] if hessian else ["--json"]
     for k in range(n_programs):
         inputs, values, stmts, final, text = program(rng, gen)
-        argv = [grad, "--json", "--", text] + ["%s=%r" % (n, values[n]) for n in inputs]
+        argv = [grad] + opts + ["--", text] + ["%s=%r" % (n, values[n]) for n in inputs]
         run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        where = "program %d: grad --json %r %s" % (k, text, " ".join(argv[4:]))
+        where = "program %d: grad %s %r %s" % (k, " ".join(opts), text, " ".join(argv[len(opts) + 3:]))
         if run.returncode != 0:
             print("FAIL %s: exit %d: %s" % (where, run.returncode, run.stderr.strip()))
             failures += 1
             continue
         got = json.loads(run.stdout)
-        if list(got) != ["value", "grad"] or list(got["grad"]) != inputs:
+        keys = ["value", "grad", "hessian"] if hessian else ["value", "grad"]
+        if list(got) != keys or list(got["grad"]) != inputs or (
+                hessian and (list(got["hessian"]) != inputs or any(list(r) != inputs for r in got["hessian"].values()))):
             print("FAIL %s: wrong keys in %s" % (where, run.stdout.strip()))
             failures += 1
             continue
@@ -379,18 +467,46 @@ def main():
         names = ["value"] + ["d/d" + n for n in inputs]
         ours, theirs = numbers(got["value"], got["grad"]), numbers(*want)
         others = [numbers(*m) for m in moved]
+        tols = [RTOL] * len(names)
+        h_ref = reference_hessian(inputs, values, stmts, final) if hessian else None
+        compare = h_ref is not None and all(math.isfinite(w) for w in theirs)
+        counts["skipped"] += hessian and not compare
+        if compare:
+            def entries(h):
+                return [h[a][b] for a in inputs for b in inputs]
+            names += ["d2/d%s d%s" % (a, b) for a in inputs for b in inputs]
+            ours += entries(got["hessian"])
+            theirs += entries(h_ref)
+            for j, o in enumerate(others):
+                o += entries(jittered(inputs, values, stmts, final, seed * 1000 + k * 2 + j, reference_hessian) or h_ref)
+            tols += [RTOL_H] * (len(inputs) ** 2)
+            # an entry that is a sum of terms cancelling to (nearly) 0 is
+            # rounding noise in both: judged against the size of a second
+            # derivative here, the Hessian's largest entry or f / x^2, g / x
+            xmax = max([1.0] + [abs(values[n]) for n in inputs])
+            floor = ATOL_H * max([abs(w) for w in theirs[len(inputs) + 1:]] + [abs(theirs[0]) / xmax ** 2] +
+                                 [abs(w) / xmax for w in theirs[1:len(inputs) + 1]])
         for i, (what, g, w) in enumerate(zip(names, ours, theirs)):
             spread = max(abs(o[i] - w) if math.isfinite(o[i] - w) else 0 for o in others)
+            if tols[i] == RTOL_H:
+                spread += floor / 4
             counts["numbers"] += 1
+            counts["second"] += tols[i] == RTOL_H
             counts["nonfinite"] += not math.isfinite(w)
-            verdict = agree(g, w, spread)
+            verdict = agree(g, w, spread, tols[i])
             counts["conditioned"] += verdict == 2
             if not verdict:
                 print("FAIL %s: %s = %r, torch says %r (one-ulp spread %g)" % (where, what, g, w, spread))
                 failures += 1
-    print("torch_diff %s: %d programs (seed %d), %d numbers compared (%d non-finite, %d ill-conditioned "
-          "within 1e-10 + 4 x their one-ulp spread), %d failed"
-          % (which, n_programs, seed, counts["numbers"], counts["nonfinite"], counts["conditioned"], failures))
+    second = ""
+    if hessian:
+        second = ("%d of them second derivatives, to %g relative + %g x max(|H|, |f|/x^2, |g|/x), of the %d programs "
+                  "whose value and gradient are finite and meet no 0^0; " % (counts["second"], RTOL_H, ATOL_H,
+                                                             n_programs - counts["skipped"]))
+    print("torch_diff %s%s: %d programs (seed %d), %d numbers compared (%s%d non-finite, "
+          "%d ill-conditioned within the tolerance + 4 x their one-ulp spread), %d failed"
+          % (which, " --hessian" if hessian else "", n_programs, seed, counts["numbers"], second,
+             counts["nonfinite"], counts["conditioned"], failures))
     return 1 if failures else 0
 
 
