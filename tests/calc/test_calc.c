@@ -104,7 +104,8 @@ static int count_lines(const char *s)
 /* ---- JSON ---------------------------------------------------------------- */
 
 /* Parses r's stdout: exactly one object with "value" and "grad" (and
- * "check" if want_check), grad's keys in the order given (NULL-terminated). */
+ * want_check more members: "check", "hessian"), grad's keys in the order
+ * given (NULL-terminated). */
 static cJSON *parse_result(const result *r, const char *const *keys, int want_check)
 {
     CHECK(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
@@ -166,6 +167,49 @@ static void expect(const char *program, const char *inputs, double value, const 
 }
 
 #define G(...) ((const double[]){__VA_ARGS__})
+
+/* grad --json --hessian PROGRAM inputs: "hessian" must be an object of the
+ * inputs in order, each an object of the inputs in order, and entry (i, j)
+ * within tol of H[i*n + j] (relative to max(1e-300, |want|): tol 0 is exact). */
+static void expect_hessian(const char *program, const char *inputs, const double *H, double tol)
+{
+    char buf[512], *names[8], *args[16] = {"--json", "--hessian", "--", (char *)program};
+    int n_args = 4, n = 0;
+    snprintf(buf, sizeof buf, "%s", inputs);
+    for (char *tok = strtok(buf, " "); tok && n < 8; tok = strtok(NULL, " ")) {
+        args[n_args++] = tok;
+        names[n++] = tok;
+    }
+    args[n_args] = NULL;
+    result r = run_v(NULL, (const char *const *)args);
+    char keys_buf[8][32];
+    const char *keys[9];
+    for (int i = 0; i < n; i++) {
+        snprintf(keys_buf[i], sizeof keys_buf[i], "%.*s", (int)strcspn(names[i], "="), names[i]);
+        keys[i] = keys_buf[i];
+    }
+    keys[n] = NULL;
+    cJSON *j = parse_result(&r, keys, 1);
+    const cJSON *h = j ? cJSON_GetObjectItemCaseSensitive(j, "hessian") : NULL;
+    CHECK(cJSON_IsObject(h) && j->child->next->next == h, "no \"hessian\" after \"grad\" in %s", r.out);
+    const cJSON *row = h ? h->child : NULL;
+    for (int a = 0; a < n; a++, row = row ? row->next : NULL) {
+        CHECK(row && strcmp(row->string, keys[a]) == 0 && cJSON_IsObject(row), "%s: hessian row %d is not %s: %s",
+              program, a, keys[a], r.out);
+        const cJSON *e = row ? row->child : NULL;
+        for (int b = 0; b < n; b++, e = e ? e->next : NULL) {
+            CHECK(e && strcmp(e->string, keys[b]) == 0 && cJSON_IsNumber(e), "%s: hessian[%s] column %d is not %s",
+                  program, keys[a], b, keys[b]);
+            double got = e ? e->valuedouble : NAN, want = H[a * n + b];
+            CHECK(fabs(got - want) <= tol * fmax(1e-300, fabs(want)), "%s: d2/d%s d%s = %.17g, want %.17g", program,
+                  keys[a], keys[b], got, want);
+        }
+        CHECK(e == NULL, "%s: extra columns in hessian row %s", program, keys[a]);
+    }
+    CHECK(row == NULL, "%s: extra hessian rows in %s", program, r.out);
+    cJSON_Delete(j);
+    result_free(&r);
+}
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -331,6 +375,122 @@ static void test_kinks(void)
     result_free(&r);
 }
 
+/* sigmoid, its first and second derivatives at x from e = e^-|x| (exact in
+ * both tails): s = 1/(1+e) for x >= 0; s' = e/(1+e)^2; s'' = s'(1 - 2s). */
+static void sigmoid3(double x, double *s, double *d1, double *d2)
+{
+    double e = exp(-fabs(x)), q = 1 + e;
+    *s = x >= 0 ? 1 / q : e / q;
+    *d1 = e / (q * q);
+    *d2 = *d1 * (x >= 0 ? (e - 1) / q : (1 - e) / q); /* 1 - 2s without cancellation */
+}
+
+static void test_hessian(void)
+{
+    /* the lecture's example: exactly 8, 12, 12, 18, printed as the issue asks */
+    result r = RUN("--json", "--hessian", "(2*x1+3*x2)^2+3", "x1=1", "x2=3");
+    CHECK_STR(r.out, "{\"value\": 124, \"grad\": {\"x1\": 44, \"x2\": 66}, \"hessian\": {\"x1\": {\"x1\": 8, \"x2\": 12}, "
+                     "\"x2\": {\"x1\": 12, \"x2\": 18}}}\n");
+    CHECK(r.status == 0 && r.err[0] == 0, "exit %d, stderr %s", r.status, r.err);
+    result_free(&r);
+    expect_hessian("(2*x1+3*x2)^2+3", "x2=3 x1=1", G(18, 12, 12, 8), 0); /* rows follow the command line */
+    /* text: a matrix under the gradient */
+    r = RUN("--hessian", "(2*x1+3*x2)^2+3", "x1=1", "x2=3");
+    CHECK_STR(r.out, "value = 124\nd/dx1 = 44\nd/dx2 = 66\nhessian (row a, column b: d2/da db):\n"
+                     "      x1  x2\n  x1   8  12\n  x2  12  18\n");
+    result_free(&r);
+    /* --check: central differences of the gradient next to it, in "check" */
+    r = RUN("--json", "--hessian", "--check", "(2*x1+3*x2)^2+3", "x1=1", "x2=3");
+    cJSON *j = parse_result(&r, (const char *[]){"x1", "x2", NULL}, 2);
+    const cJSON *fd = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "check"), "hessian_fd");
+    CHECK(cJSON_IsObject(fd), "no check.hessian_fd in %s", r.out);
+    const double want[2][2] = {{8, 12}, {12, 18}};
+    const char *nm[2] = {"x1", "x2"};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) CHECK_NEAR(jnum(cJSON_GetObjectItemCaseSensitive(fd, nm[a]), NULL, nm[b]), want[a][b], 1e-6);
+    CHECK(jnum(cJSON_GetObjectItemCaseSensitive(j, "hessian"), NULL, "x1") != jnum(j, NULL, "x1"), "%s", r.out); /* parsed */
+    cJSON_Delete(j);
+    result_free(&r);
+    r = RUN("--hessian", "--check", "x^3", "x=2");
+    CHECK(strstr(r.out, "central differences of the gradient") && strstr(r.out, "  x  12\n"), "%s", r.out);
+    result_free(&r);
+
+    /* Rosenbrock (1-x)^2 + 100 (y-x^2)^2: H = [2 - 400 (y - x^2) + 800 x^2, -400 x; -400 x, 200];
+     * at its minimum (1, 1) and at the classic start (-1.2, 1) */
+    const char *rosen = "(1-x)^2 + 100*(y-x^2)^2";
+    expect_hessian(rosen, "x=1 y=1", G(802, -400, -400, 200), 0);
+    expect_hessian(rosen, "x=-1.2 y=1", G(2 - 400 * (1 - 1.44) + 800 * 1.44, 480, 480, 200), 1e-13);
+    /* a product, a quotient, exp and log: the textbook second partials */
+    expect_hessian("x*y*y", "x=2 y=3", G(0, 6, 6, 4), 0);
+    expect_hessian("x/y", "x=2 y=4", G(0, -1.0 / 16, -1.0 / 16, 2 * 2.0 / 64), 1e-15);
+    expect_hessian("exp(x*y)", "x=0.5 y=2", G(4 * exp(1.0), 2 * exp(1.0), 2 * exp(1.0), 0.25 * exp(1.0)), 1e-15);
+    expect_hessian("log(x) + sqrt(y)", "x=2 y=4", G(-0.25, 0, 0, -0.25 / 8), 1e-15);
+    /* a^b with b varying: d2/da db = a^(b-1) (1 + b ln a), also at b = 0,
+     * where it is 1/a (PyTorch's pow gives 0 there: its zero rule for
+     * d/da at b = 0 is differentiated too) */
+    const double l2 = log(2.0);
+    expect_hessian("pow(a, b)", "a=2 b=3", G(6 * 2, 4 * (1 + 3 * l2), 4 * (1 + 3 * l2), 8 * l2 * l2), 1e-14);
+    expect_hessian("pow(a, b)", "a=2 b=0", G(0, 0.5, 0.5, l2 * l2), 1e-15);
+    /* an input the program does not use: its row and column are 0 */
+    expect_hessian("x*x", "x=3 unused=1", G(2, 0, 0, 0), 0);
+
+    /* every activation at once: a sum of one activation per input has a
+     * diagonal Hessian, each entry the closed form */
+    double s, d1, d2, sig[5][3];
+    const double at[5] = {0.5, -2, 30, -30, 17};
+    for (int k = 0; k < 5; k++) sigmoid3(at[k], &sig[k][0], &sig[k][1], &sig[k][2]);
+    const double th = tanh(0.7), e1 = exp(-1.5);
+    const double tanh2 = -2 * th * (1 - th * th);
+    /* silu'' = s'(2 + x (1 - 2s)) = 2 s' + x s'' */
+    const double silu2 = 2 * sig[1][1] + -2 * sig[1][2];
+    const double softsign2 = -2.0 / (1.25 * 1.25 * 1.25); /* at 0.25: -2 sign(x)/(1+|x|)^3 */
+    double Hd[8][8] = {{0}};
+    sigmoid3(-0.8, &s, &d1, &d2); /* softplus''(-0.8) = sigmoid'(-0.8) = d1 */
+    const double diag[8] = {sig[0][2], tanh2, 0, 0, 2 * e1, silu2, d1, softsign2};
+    for (int k = 0; k < 8; k++) Hd[k][k] = diag[k];
+    expect_hessian("sigmoid(a) + tanh(b) + relu(c) + leaky_relu(d, 0.2) + elu(e, 2) + silu(f) + softplus(g) + "
+                   "softsign(h)",
+                   "a=0.5 b=0.7 c=1.5 d=-1.5 e=-1.5 f=-2 g=-0.8 h=0.25", &Hd[0][0], 1e-13);
+    /* extreme arguments, where the tails must keep their relative precision:
+     * sigmoid'' at +-30 (PyTorch's own sigmoid backward is 1e-3 off at 30),
+     * silu'' at 17 and 30, and 1000 where everything is 0 or 1 */
+    expect_hessian("sigmoid(x) + softplus(y)", "x=30 y=-30", G(sig[2][2], 0, 0, sig[3][1]), 1e-13);
+    expect_hessian("silu(x)", "x=17", G(2 * sig[4][1] + 17 * sig[4][2]), 1e-12);
+    sigmoid3(30, &s, &d1, &d2);
+    expect_hessian("silu(x)", "x=30", G(2 * d1 + 30 * d2), 1e-12);
+    expect_hessian("sigmoid(x) + softplus(x) + silu(x) + tanh(x) + elu(x) + relu(x) + softsign(x)", "x=1000",
+                   G(-2.0 / (1001.0 * 1001 * 1001)), 1e-13);
+    expect_hessian("sigmoid(x) + softplus(x) + silu(x) + tanh(x) + elu(x) + relu(x) + leaky_relu(x)", "x=-1000",
+                   G(0), 0);
+    expect_hessian("elu(x)", "x=-40", G(exp(-40.0)), 1e-15);
+    /* kinks: relu, abs, leaky_relu, max and min are piecewise linear, so 0 at
+     * second order everywhere, ties included (as in PyTorch) */
+    expect_hessian("relu(x) + abs(y) + leaky_relu(z) + max(x, y) + min(y, z)", "x=0 y=0 z=0", G(0, 0, 0, 0, 0, 0, 0, 0, 0), 0);
+    expect_hessian("relu(x*y)", "x=2 y=3", G(0, 1, 1, 0), 0); /* d/dx (y [xy > 0]) = 0, d/dy = 1 */
+    /* elu at 0 takes the left piece at both orders: elu'(0) = alpha and
+     * elu''(0) = alpha (PyTorch: alpha, then 0: its double backward tests
+     * x < 0 where its backward tests x <= 0) */
+    expect_hessian("elu(x, 2)", "x=0", G(2), 0);
+    /* softsign''(0) = 0 with abs'(0) = 0 (the jump from 2 to -2; PyTorch the same) */
+    expect_hessian("softsign(x)", "x=0", G(0), 0);
+
+    /* 60,000 unary minus signs: a recorded backward that deep, and H = 0 */
+    size_t n = 60000;
+    char *deep = malloc(n + 4);
+    memset(deep, '-', n);
+    memcpy(deep + n, "x*x", 4);
+    expect_hessian(deep, "x=1.5", G(2), 0);
+    free(deep);
+    /* --f32: evaluated in single precision, exact here */
+    r = RUN("--json", "--f32", "--hessian", "x*x*y", "x=3", "y=0.5");
+    CHECK(strstr(r.out, "\"hessian\": {\"x\": {\"x\": 1, \"y\": 6}, \"y\": {\"x\": 6, \"y\": 0}}"), "%s", r.out);
+    result_free(&r);
+    /* non-finite entries print as in the gradient */
+    r = RUN("--json", "--hessian", "sqrt(x)", "x=0");
+    CHECK_STR(r.out, "{\"value\": 0, \"grad\": {\"x\": Infinity}, \"hessian\": {\"x\": {\"x\": -Infinity}}}\n");
+    result_free(&r);
+}
+
 static void test_f32(void)
 {
     /* x * 0.1 at x = 1 is the float nearest 0.1 in single precision */
@@ -401,8 +561,8 @@ static void test_errors(void)
                  "x", "1x=2");
     EXPECT_ERROR("grad: malformed input 'x=abc' (argument 1): 'abc' is not a number", "x", "x=abc");
     EXPECT_ERROR("grad: malformed input 'x=' (argument 1): '' is not a number", "x", "x=");
-    EXPECT_ERROR("grad: wrong number of arguments: no PROGRAM given (grad [--json] [--f32] [--check] PROGRAM "
-                 "name=value ..., or -f FILE; grad --help tells more)",
+    EXPECT_ERROR("grad: wrong number of arguments: no PROGRAM given (grad [--json] [--f32] [--check] [--hessian] "
+                 "PROGRAM name=value ..., or -f FILE; grad --help tells more)",
                  "--json");
     EXPECT_ERROR("grad: unknown option '--jsn' (a PROGRAM starting with -- goes after a lone --)", "--jsn", "x",
                  "x=1");
@@ -414,6 +574,7 @@ static void test_errors(void)
     result r = RUN("--help");
     CHECK(r.status == 0 && strstr(r.out, "on a tie the whole gradient goes to b"), "--help: %d %.200s", r.status,
           r.out);
+    CHECK(strstr(r.out, "--hessian") && strstr(r.out, "elu''(0) = alpha"), "--help does not document --hessian");
     result_free(&r);
 }
 
@@ -586,6 +747,7 @@ int main(int argc, char **argv)
     test_rebinding();
     test_kinks();
     test_f32();
+    test_hessian();
     test_activations();
     test_errors();
     test_hostile();
