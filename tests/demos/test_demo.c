@@ -232,6 +232,48 @@ static void check_early_stopping(void)
     CHECK(end > 2 * best, "validation MSE %g at the end, %g at the best epoch: no overfitting shown", end, best);
 }
 
+static void check_curvature(void)
+{
+    /* lecture 000: a ReLU network's second derivative is 0 almost everywhere.
+     * At every sampled input the ReLU MLP's Hessian is exactly 0 while its
+     * gradient is not; tanh and sigmoid (the same weights) bend everywhere */
+    const char *names[3] = {"ReLU:", "tanh:", "sigmoid:"};
+    for (int a = 0; a < 3; a++) {
+        int zero = -1, total = -1;
+        double hmax = -1, gmin = -1;
+        char fmt[160];
+        snprintf(fmt, sizeof fmt, "%s Hessian exactly 0 at %%d of %%d inputs; largest |entry| %%lf; smallest gradient norm %%lf",
+                 names[a]);
+        CHECK(SCAN(names[a], fmt, &zero, &total, &hmax, &gmin) == 4, "line %s", names[a]);
+        CHECK(total >= 50 && gmin > 1e-4, "%s: %d inputs, smallest gradient norm %g", names[a], total, gmin);
+        if (a == 0)
+            CHECK(zero == total && hmax == 0, "ReLU: Hessian 0 at %d of %d inputs, largest entry %g", zero, total, hmax);
+        else
+            CHECK(zero == 0 && hmax > 1e-3, "%s: Hessian 0 at %d of %d inputs, largest entry %g", names[a], zero, total,
+                  hmax);
+    }
+    double err = -1, rel = -1;
+    CHECK(SCAN("tanh Hessian against", "tanh Hessian against central differences of the gradient (h = 1e-5, 20 inputs): "
+                                       "largest error %lf (relative to its largest entry %lf)", &err, &rel) == 2,
+          "finite-difference line");
+    CHECK(rel >= 0 && rel < 1e-6, "the tanh Hessian is %g off its central differences", rel);
+    /* Newton against gradient descent on the ill-conditioned logistic
+     * regression: both reach |grad| < 1e-8; Newton in a handful of steps,
+     * gradient descent in hundreds of times as many */
+    double cond = -1;
+    CHECK(SCAN("Hessian at the minimum:", "Hessian at the minimum: eigenvalues %*f %*f %*f, condition number %lf",
+               &cond) == 1 && cond > 100, "condition number %g", cond);
+    int nt = -1, gd = -1;
+    CHECK(SCAN("iterations to |grad| < 1e-08:", "iterations to |grad| < 1e-08: Newton %d, gradient descent %d", &nt,
+               &gd) == 2, "iterations line (gradient descent must converge too)");
+    CHECK(nt >= 1 && nt <= 8 && gd > 100 * nt, "Newton %d iterations, gradient descent %d", nt, gd);
+    double lnt = -1, lgd = -1;
+    CHECK(SCAN("loss above the minimum after", "loss above the minimum after %*d iterations: Newton %lf, gradient descent %lf",
+               &lnt, &lgd) == 2, "loss line");
+    CHECK(lnt < 1e-12 && lgd > 1e-3, "after Newton's iterations: Newton %g above the minimum, gradient descent %g", lnt,
+          lgd);
+}
+
 /* MNIST-shaped synthetic data: ten random binary prototypes, each sample a
  * prototype with 15% of its pixels flipped.  Used when data/mnist is absent,
  * so that the MNIST test always runs. */
@@ -328,6 +370,7 @@ static const demo_check checks[] = {
     {"optimizers", check_optimizers},
     {"uncertainty", check_uncertainty},
     {"early_stopping", check_early_stopping},
+    {"curvature", check_curvature},
 };
 
 
