@@ -1,6 +1,6 @@
 /* fuzz_calc: the calculator's language (demos/grad_lang.c) on arbitrary
- * programs: parse, then record on a tape with inputs x, y, z and run
- * backward.  The parser is separate from demos/grad.c's main, so the harness
+ * programs: parse, then record on a tape with inputs x, y, z, run backward
+ * and take the Hessian (as grad --hessian does).  The parser is separate from demos/grad.c's main, so the harness
  * links grad_lang.c itself; nothing in the demo is changed for fuzzing.  The
  * tape is capped at 64 MiB, so a program that grows without bound is a
  * clean WG_ERR_NOMEM, not an out-of-memory report from the fuzzer. */
@@ -33,9 +33,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         for (int k = 0; k < 2; k++) {
             wg_tape *t = wg_tape_new_limited((size_t)64 << 20);
             wg_tensor *out = NULL, *leaves[3];
+            double H[9];
             if (t && gl_eval(p, t, k ? WG_F32 : WG_F64, NULL, &out, leaves, err, sizeof err) == GL_OK &&
-                wg_numel(out) == 1)
-                wg_backward(t, out);
+                wg_numel(out) == 1 && wg_backward(t, out) == 0)
+                wg_hessian_of(t, out, 3, leaves, H); /* grad --hessian: a recorded backward, then 3 through it */
             wg_tape_free(t);
         }
     } else if (rc == GL_USER && !err[0]) {
