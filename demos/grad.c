@@ -182,7 +182,8 @@ static void put_text_matrix(const gl_program *p, const char *title, size_t n, co
 {
     char buf[40];
     int wrow = 0;
-    printf("%s\n", title);
+    printf("%s%s\n", title, n ? "" : " none (no inputs)");
+    if (!n) return;
     for (size_t i = 0; i < n; i++) {
         int w = (int)strlen(gl_input_name(p, i));
         if (w > wrow) wrow = w;

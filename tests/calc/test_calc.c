@@ -431,6 +431,13 @@ static void test_hessian(void)
     const double l2 = log(2.0);
     expect_hessian("pow(a, b)", "a=2 b=3", G(6 * 2, 4 * (1 + 3 * l2), 4 * (1 + 3 * l2), 8 * l2 * l2), 1e-14);
     expect_hessian("pow(a, b)", "a=2 b=0", G(0, 0.5, 0.5, l2 * l2), 1e-15);
+    /* no inputs: an empty object, and a word in the text */
+    r = RUN("--json", "--hessian", "2*3");
+    CHECK_STR(r.out, "{\"value\": 6, \"grad\": {}, \"hessian\": {}}\n");
+    result_free(&r);
+    r = RUN("--hessian", "2*3");
+    CHECK_STR(r.out, "value = 6\nhessian (row a, column b: d2/da db): none (no inputs)\n");
+    result_free(&r);
     /* an input the program does not use: its row and column are 0 */
     expect_hessian("x*x", "x=3 unused=1", G(2, 0, 0, 0), 0);
 

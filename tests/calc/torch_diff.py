@@ -448,7 +448,7 @@ def main():
     seed = int(args[3]) if len(args) > 3 else 20261122
     rng = random.Random(seed)
     failures = 0
-    counts = {"nonfinite": 0, "numbers": 0, "conditioned": 0, "second": 0, "skipped": 0}
+    counts = {"nonfinite": 0, "numbers": 0, "conditioned": 0, "second": 0, "skipped": 0, "0^0": 0}
     opts = ["--json", "--hessian"] if hessian else ["--json"]
     for k in range(n_programs):
         inputs, values, stmts, final, text = program(rng, gen)
@@ -479,6 +479,7 @@ def main():
         h_ref = reference_hessian(inputs, values, stmts, final) if hessian else None
         compare = h_ref is not None and all(math.isfinite(w) for w in theirs)
         counts["skipped"] += hessian and not compare
+        counts["0^0"] += hessian and h_ref is None
         if compare:
             def entries(h):
                 return [h[a][b] for a in inputs for b in inputs]
@@ -509,8 +510,8 @@ def main():
     second = ""
     if hessian:
         second = ("%d of them second derivatives, to %g relative + %g x max(|H|, |f|/x^2, |g|/x), of the %d programs "
-                  "whose value and gradient are finite and meet no 0^0; " % (counts["second"], RTOL_H, ATOL_H,
-                                                             n_programs - counts["skipped"]))
+                  "whose value and gradient are finite and meet no 0^0 (%d met one); "
+                  % (counts["second"], RTOL_H, ATOL_H, n_programs - counts["skipped"], counts["0^0"]))
     print("torch_diff %s%s: %d programs (seed %d), %d numbers compared (%s%d non-finite, "
           "%d ill-conditioned within the tolerance + 4 x their one-ulp spread), %d failed"
           % (which, " --hessian" if hessian else "", n_programs, seed, counts["numbers"], second,
