@@ -301,10 +301,12 @@ int main(int argc, char **argv)
     value = wg_item(out);
     for (size_t i = 0; i < n; i++) grads[i] = wg_grad_item(leaves[i]);
     if (hessian) {
-        /* n x n doubles; calloc checks n * n * 8 for overflow */
+        /* n x n doubles (here and for --check's hessian_fd): n * n + 1 must
+         * not wrap before calloc sees it */
+        if (n && n > (SIZE_MAX / sizeof *H - 1) / n) goto nomem;
         H = calloc(n * n + 1, sizeof *H);
         wcol = calloc(n + 1, sizeof *wcol);
-        if (!H || !wcol || (n && n > SIZE_MAX / n)) goto nomem;
+        if (!H || !wcol) goto nomem;
         if (n && wg_hessian_of(t, out, (int)n, leaves, H) != 0) {
             fprintf(stderr, "grad: hessian failed: %s\n", wg_tape_error(t));
             status = wg_tape_status(t) == WG_ERR_NOMEM ? 1 : 2;
