@@ -8,15 +8,19 @@
  *   max   a>b ? a : b    gy where a > b              gy where a <= b (ties go to b)
  *   min   a<b ? a : b    gy where a < b              gy where a >= b (ties go to b)
  *   pow   a^b            gy * b * a^(b-1), 0 if b=0  gy * y * log(a), 0 if a=0 and b>=0
+ *   mask  b != 0 ? a : 0 gy where b != 0, else 0     none (b is a 0/1 mask)
  *   broadcast_to(x)      gy summed over the broadcast axes
  *
  * Second order: each op's partial derivatives are written once more with
  * wengert's own ops (the *_partial functions below: g times dy/da or dy/db,
  * elementwise).  The recorded VJP is partial(gy) summed back to the operand's
  * shape; the JVP is the sum of partial(ta) and partial(tb).  The kinks of
- * max and min become masks, 1 - step(b - a) and the like, whose own
- * derivative is 0: the tie rules above hold at every order.  pow's log(a)
- * is taken at a + [a == 0], so d/db is 0 where a == 0 at every order too.
+ * max and min become 0/1 masks, 1 - step(b - a) and the like, whose own
+ * derivative is 0, applied with mask (a select, as PyTorch's formulas use
+ * masked_fill: an infinite gy must give exactly 0 to the operand not
+ * chosen, not inf * 0): the tie rules above hold at every order.  pow keeps
+ * its zero rules the same way: d/da is masked to 0 where a = b = 0, and d/db
+ * takes log(a) at a + [a == 0 and b >= 0].
  *
  * NaN: max and min propagate a NaN in a (a NaN in b is b's value already).
  * The tie rule of max makes relu = max(x, 0) have relu'(0) = 0, as PyTorch.
@@ -202,13 +206,13 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
             if (ga)                                                                          \
                 BC_FOR(&p, {                                                                 \
                     const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
-                    (void)Y; (void)B; (void)A;                                               \
+                    (void)Y; (void)B; (void)A; (void)G;                                             \
                     ga[ia] += (GA);                                                          \
                 });                                                                          \
             if (gb)                                                                          \
                 BC_FOR(&p, {                                                                 \
                     const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
-                    (void)Y; (void)B; (void)A;                                               \
+                    (void)Y; (void)B; (void)A; (void)G;                                             \
                     gb[ib] += (GB);                                                          \
                 });                                                                          \
         });                                                                                  \
@@ -280,6 +284,7 @@ BINARY_OP(min, (A < B || A != A) ? A : B, (A < B || A != A) ? G : 0, (A < B || A
 /* Grouped as PyTorch does: gy * (b a^(b-1)) and gy * (y log a); the zero of d/db
  * multiplies gy, so an infinite gy gives NaN there, as in PyTorch. */
 BINARY_OP(pow, pow(A, B), B == 0 ? 0 : G * (B * pow(A, B - 1)), G * ((A == 0 && B >= 0) ? 0 : Y * log(A)))
+BINARY_OP(mask, B != 0 ? A : 0, B != 0 ? G : 0, 0)
 
 /* ---- recorded partials: g * dy/d(input i), elementwise, out-shaped g ------- */
 
@@ -308,20 +313,30 @@ static wg_tensor *kink_mask(wg_tape *t, wg_tensor *n, bool is_max, int i)
 }
 static wg_tensor *max_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
 {
-    return wg__mul(t, g, kink_mask(t, n, true, i));
+    return wg__mask(t, g, kink_mask(t, n, true, i));
 }
 static wg_tensor *min_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
 {
-    return wg__mul(t, g, kink_mask(t, n, false, i));
+    return wg__mask(t, g, kink_mask(t, n, false, i));
 }
+/* [x == 0] as 0/1: step(x) step(-x) */
+static wg_tensor *is_zero(wg_tape *t, wg_tensor *x) { return wg__mul(t, wg_step(t, x), wg_step(t, wg_neg(t, x))); }
 static wg_tensor *pow_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
 {
     wg_tensor *a = n->in[0], *b = n->in[1];
-    if (i == 0) /* g * (b a^(b-1)) */
-        return wg__mul(t, g, wg__mul(t, b, wg__pow(t, a, wg__sub(t, b, wg_full_like(t, b, 1)))));
-    /* g * (y log(a + [a == 0])): [a == 0] is step(a) step(-a) */
-    wg_tensor *zero = wg__mul(t, wg_step(t, a), wg_step(t, wg_neg(t, a)));
+    if (i == 0) { /* g * (b a^(b-1)), exactly 0 where a = b = 0 (0 * 0^-1 is the kernel's 0) */
+        wg_tensor *d = wg__mul(t, g, wg__mul(t, b, wg__pow(t, a, wg__sub(t, b, wg_full_like(t, b, 1)))));
+        wg_tensor *both = wg__mul(t, is_zero(t, a), is_zero(t, b));
+        return wg__mask(t, d, wg__sub(t, wg_full_like(t, both, 1), both));
+    }
+    /* g * (y log(a + [a == 0 and b >= 0])): 0 there; 0^b log 0 stays -inf for b < 0 */
+    wg_tensor *zero = wg__mul(t, is_zero(t, a), wg_step(t, b));
     return wg__mul(t, g, wg__mul(t, n, wg_log(t, wg__add(t, a, zero))));
+}
+/* The mask is piecewise constant: only the selected values have a derivative. */
+static wg_tensor *mask_partial(wg_tape *t, wg_tensor *n, wg_tensor *g, int i)
+{
+    return i == 0 ? wg__mask(t, g, n->in[1]) : wg_full_like(t, g, 0);
 }
 
 /* x broadcast to n's shape (itself when it has it already). */
@@ -357,6 +372,7 @@ BINARY_ENTRY(div)
 BINARY_ENTRY(max)
 BINARY_ENTRY(min)
 BINARY_ENTRY(pow)
+BINARY_ENTRY(mask)
 
 wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like)
 {

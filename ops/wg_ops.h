@@ -29,6 +29,11 @@ wg_tensor *wg__max(wg_tape *t, wg_tensor *a, wg_tensor *b);
 wg_tensor *wg__min(wg_tape *t, wg_tensor *a, wg_tensor *b);
 /* a^b elementwise.  d/db is taken as 0 where a == 0 and b >= 0 (PyTorch's rule). */
 wg_tensor *wg__pow(wg_tape *t, wg_tensor *a, wg_tensor *b);
+/* x where m is nonzero, else exactly 0 (an inf or NaN in x included), with
+ * broadcasting: PyTorch's masked_fill(m == 0, 0).  The gradient goes to x
+ * where m is nonzero; m, a mask, gets none. */
+wg_tensor *wg__mask(wg_tape *t, wg_tensor *x, wg_tensor *m);
+#define wg_mask(t, x, m) wg__mask((t), (x), (m))
 /* x^c for a constant c; the derivative is 0 where c == 0. */
 wg_tensor *wg__pow_c(wg_tape *t, wg_tensor *x, double c);
 

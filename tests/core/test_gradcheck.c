@@ -138,6 +138,35 @@ void gc_case_max(void) { binary_cases("max", wg__max, FILL_HALF, FILL_INT, 0.0);
 void gc_case_min(void) { binary_cases("min", wg__min, FILL_HALF, FILL_INT, 0.0); }
 void gc_case_pow(void) { binary_cases("pow", wg__pow, FILL_POS, FILL_NORMAL, 1.7); }
 
+/* mask(x, m): m a fixed 0/1 pattern (a constant here, so only x is checked),
+ * broadcast both ways; and exactly 0 where m is 0 even for inf and NaN. */
+static wg_tensor *f_mask(wg_tape *t, wg_tensor *const *in, void *ctx)
+{
+    const int *shape_kind = ctx;
+    static const double m6[6] = {1, 0, 1, 1, 0, 1}, m3[3] = {0, 1, 1};
+    wg_tensor *m = *shape_kind == 0 ? wg_tensor_new(t, WG_F64, 2, (int64_t[]){2, 3}, m6, false)
+                                    : wg_tensor_new(t, WG_F64, 1, (int64_t[]){3}, m3, false);
+    return wg_mask(t, in[0], m);
+}
+
+void gc_case_mask(void)
+{
+    int same = 0, row = 1;
+    gc("mask", f_mask, &same, 1, (in_spec[]){{2, {2, 3}, FILL_NORMAL}});
+    gc("mask, m broadcast", f_mask, &row, 1, (in_spec[]){{2, {4, 3}, FILL_NORMAL}});
+    gc("mask, x broadcast", f_mask, &same, 1, (in_spec[]){{1, {3}, FILL_NORMAL}});
+    wg_tape *t = wg_tape_new();
+    wg_tensor *x = wg_tensor_new(t, WG_F64, 1, (int64_t[]){3}, (double[]){INFINITY, NAN, 2}, true);
+    wg_tensor *m = wg_tensor_new(t, WG_F64, 1, (int64_t[]){3}, (double[]){0, 0, 1}, false);
+    wg_tensor *y = wg_mask(t, x, m);
+    CHECK(y && wg_get(y, 0) == 0 && wg_get(y, 1) == 0 && wg_get(y, 2) == 2, "mask of inf, NaN: %g %g %g", wg_get(y, 0),
+          wg_get(y, 1), wg_get(y, 2));
+    wg_tensor *g = wg_tensor_new(t, WG_F64, 1, (int64_t[]){3}, (double[]){INFINITY, INFINITY, 3}, false);
+    CHECK(wg_backward_seed(t, y, g) == 0 && wg_grad_get(x, 0) == 0 && wg_grad_get(x, 1) == 0 && wg_grad_get(x, 2) == 3,
+          "mask's VJP of an infinite cotangent: %g %g %g", wg_grad_get(x, 0), wg_grad_get(x, 1), wg_grad_get(x, 2));
+    wg_tape_free(t);
+}
+
 /* ---- unary ops ---------------------------------------------------------------- */
 
 typedef wg_tensor *(*un_fn)(wg_tape *, wg_tensor *);

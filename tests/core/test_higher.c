@@ -233,6 +233,40 @@ void hc_case_max(void) { binary_cases("max", wg__max, FILL_HALF, FILL_INT); }
 void hc_case_min(void) { binary_cases("min", wg__min, FILL_HALF, FILL_INT); }
 void hc_case_pow(void) { binary_cases("pow", wg__pow, FILL_POS, FILL_NORMAL); }
 
+/* mask(x * y, m), m a fixed pattern */
+static wg_tensor *f_mask(wg_tape *t, wg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    wg_tensor *m = wg_tensor_new(t, WG_F64, 1, (int64_t[]){3}, (double[]){1, 0, 1}, false);
+    return wg_mask(t, wg_mul(t, in[0], in[1]), m);
+}
+void hc_case_mask(void)
+{
+    hc("mask", f_mask, NULL, 2, (in_spec[]){{2, {2, 3}, FILL_NORMAL}, {1, {3}, FILL_NORMAL}});
+    /* The zero rules of the recorded VJPs: exactly the numeric VJP's values
+     * at the points where a product inf * 0 or 0 * inf would make a NaN. */
+    static const struct {
+        int op; /* 0 pow, 1 inf * max(a, b), 2 inf * relu(a) */
+        double a, b;
+    } pts[] = {{0, 0, -2}, {0, 0, 0}, {0, 2, 0}, {0, 0, 1.5}, {1, 1, 2}, {1, 2, 1}, {2, -1, 0}, {2, 1, 0}};
+    for (size_t k = 0; k < sizeof pts / sizeof pts[0]; k++) {
+        wg_tape *t = wg_tape_new();
+        wg_tensor *x[2] = {wg_var(t, pts[k].a), wg_var(t, pts[k].b)}, *gn[2], *gr[2];
+        wg_tensor *inf = wg_div(t, 1.0, wg_const(t, 0.0));
+        wg_tensor *y = pts[k].op == 0   ? wg_pow(t, x[0], x[1])
+                       : pts[k].op == 1 ? wg_mul(t, wg_max(t, x[0], x[1]), inf)
+                                        : wg_mul(t, wg_nn_relu(t, x[0]), inf);
+        CHECK(wg_grad_of(t, y, NULL, 2, x, gn, false) == 0 && wg_grad_of(t, y, NULL, 2, x, gr, true) == 0, "%s",
+              wg_tape_error(t));
+        for (int i = 0; i < 2; i++) {
+            double n = wg_item(gn[i]), r = wg_item(gr[i]);
+            CHECK(n == r || (isnan(n) && isnan(r)), "zero rules, case %zu (a %g, b %g), input %d: numeric %g, recorded %g",
+                  k, pts[k].a, pts[k].b, i + 1, n, r);
+        }
+        wg_tape_free(t);
+    }
+}
+
 typedef wg_tensor *(*un_fn)(wg_tape *, wg_tensor *);
 /* op(x) * x: the product keeps second derivatives of linear-ish ops nonzero */
 static wg_tensor *f_unary(wg_tape *t, wg_tensor *const *in, void *ctx)
