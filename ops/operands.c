@@ -12,3 +12,5 @@ wg_tensor *(wg_div)(wg_tape *t, wg_tensor *a, wg_tensor *b) { return wg__div(t, 
 wg_tensor *(wg_max)(wg_tape *t, wg_tensor *a, wg_tensor *b) { return wg__max(t, a, b); }
 wg_tensor *(wg_min)(wg_tape *t, wg_tensor *a, wg_tensor *b) { return wg__min(t, a, b); }
 wg_tensor *(wg_pow)(wg_tape *t, wg_tensor *a, wg_tensor *b) { return wg__pow(t, a, b); }
+/* Tensors only, so no macro: the function is the API. */
+wg_tensor *wg_mask(wg_tape *t, wg_tensor *x, wg_tensor *m) { return wg__mask(t, x, m); }

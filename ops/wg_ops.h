@@ -32,8 +32,8 @@ wg_tensor *wg__pow(wg_tape *t, wg_tensor *a, wg_tensor *b);
 /* x where m is nonzero, else exactly 0 (an inf or NaN in x included), with
  * broadcasting: PyTorch's masked_fill(m == 0, 0).  The gradient goes to x
  * where m is nonzero; m, a mask, gets none. */
-wg_tensor *wg__mask(wg_tape *t, wg_tensor *x, wg_tensor *m);
-#define wg_mask(t, x, m) wg__mask((t), (x), (m))
+wg_tensor *wg_mask(wg_tape *t, wg_tensor *x, wg_tensor *m);
+wg_tensor *wg__mask(wg_tape *t, wg_tensor *x, wg_tensor *m); /* the same (the op table's constructor) */
 /* x^c for a constant c; the derivative is 0 where c == 0. */
 wg_tensor *wg__pow_c(wg_tape *t, wg_tensor *x, double c);
 
