@@ -819,7 +819,13 @@ int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor 
     for (wg_tensor *n = start; n; n = n->prev) {
         /* A gradient of this pass is live exactly when grad_epoch == epoch
          * (wg_grad_buf stamps it after the buffer exists). */
-        if (n->grad_epoch != epoch || (n->flags & WG_F_LEAF)) continue;
+        if (n->grad_epoch != epoch) continue;
+        if (n->flags & WG_F_LEAF) {
+            /* Every consumer of a leaf was recorded after it, so every VJP
+             * into it has run: a parameter's gradient is final here. */
+            if ((n->flags & WG_F_PARAM) && t->grad_hook) t->grad_hook(n->aux, t->grad_hook_ctx);
+            continue;
+        }
         /* Anomaly mode blames the op whose VJP made a non-finite gradient (the
          * seeds are checked at the outputs), so leaves' gradients are covered too. */
         if (anomaly) {
@@ -859,6 +865,13 @@ int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
         return -1;
     }
     return backward(t, out, seed);
+}
+
+void wg_tape_set_grad_hook(wg_tape *t, void (*fn)(wg_param *p, void *ctx), void *ctx)
+{
+    if (!t) return;
+    t->grad_hook = fn;
+    t->grad_hook_ctx = ctx;
 }
 
 void wg_tape_zero_grad(wg_tape *t)
@@ -954,7 +967,7 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p)
     /* A leaf that reads p->data and accumulates into p->grad directly. */
     wg_tensor *n = node_alloc(t, &wg_op_leaf, p->dtype, p->ndim, p->shape);
     if (!n) return NULL;
-    n->flags = WG_F_LEAF | WG_F_REQ;
+    n->flags = WG_F_LEAF | WG_F_REQ | WG_F_PARAM;
     node_borrow(n, p->data);
     n->grad = p->grad;
     n->aux = p;

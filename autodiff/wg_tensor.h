@@ -187,6 +187,17 @@ int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed);
 /* Zero the gradients of every leaf on the tape. */
 void wg_tape_zero_grad(wg_tape *t);
 
+/* Called by backward for each parameter (wg_use) whose gradient this pass
+ * is complete, in the order the reverse walk reaches them: when the walk
+ * reaches the parameter's leaf, every op that used it has added its part.
+ * For starting a gradient's reduction (dist/) or an update while backward
+ * goes on.  A parameter recorded twice on the tape is reported at each of
+ * its leaves, newest first; its gradient is final at the last report.
+ * Parameters no gradient reached are not reported.  The hook must not
+ * record on the tape.  Kept over wg_tape_reset; fn NULL removes it. */
+typedef struct wg_param wg_param;
+void wg_tape_set_grad_hook(wg_tape *t, void (*fn)(wg_param *p, void *ctx), void *ctx);
+
 /* ---- parameters -------------------------------------------------------- */
 
 /* A tensor that outlives tapes and owns its gradient.  Fields are public so

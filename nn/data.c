@@ -320,6 +320,7 @@ int wg_batcher_init(wg_batcher *b, size_t n, size_t batch_size, bool shuffle_, b
     b->batch_size = batch_size;
     b->shuffle = shuffle_;
     b->drop_last = drop_last;
+    b->shard_size = 1;
     wg_rng_seed(&b->rng, seed);
     return 0;
 }
@@ -337,10 +338,26 @@ bool wg_batcher_next(wg_batcher *b, const size_t **idx, size_t *count)
         return false;
     }
     size_t c = left < b->batch_size ? left : b->batch_size;
-    if (idx) *idx = b->perm + b->pos;
-    if (count) *count = c;
+    b->global_count = c;
+    /* This rank's share of the global batch (the whole of it unsharded). */
+    size_t parts = b->shard_size > 1 ? (size_t)b->shard_size : 1, r = parts > 1 ? (size_t)b->shard_rank : 0;
+    size_t lo = c * r / parts, hi = c * (r + 1) / parts;
+    if (idx) *idx = b->perm + b->pos + lo;
+    if (count) *count = hi - lo;
     b->pos += c;
     return true;
+}
+
+int wg_batcher_shard(wg_batcher *b, int rank, int size)
+{
+    if (!b || !b->perm || size < 1 || rank < 0 || rank >= size) {
+        wg_set_last_error("batcher_shard: need an initialised batcher and 0 <= rank < size: rank %d, size %d",
+                rank, size);
+        return -1;
+    }
+    b->shard_rank = rank;
+    b->shard_size = size;
+    return 0;
 }
 
 void wg_batcher_free(wg_batcher *b)

@@ -345,6 +345,8 @@ typedef struct wg_batcher {
     int64_t epoch; /* completed epochs */
     bool shuffle, drop_last;
     wg_rng rng;
+    int shard_rank, shard_size; /* wg_batcher_shard; 0 and 1 until then */
+    size_t global_count;        /* the whole batch's size at the last wg_batcher_next */
 } wg_batcher;
 int wg_batcher_init(wg_batcher *b, size_t n, size_t batch_size, bool shuffle, bool drop_last,
                     uint64_t seed);
@@ -353,6 +355,18 @@ int wg_batcher_init(wg_batcher *b, size_t n, size_t batch_size, bool shuffle, bo
  * epoch). */
 bool wg_batcher_next(wg_batcher *b, const size_t **idx, size_t *count);
 void wg_batcher_free(wg_batcher *b);
+/* Data parallelism: this batcher becomes process `rank` of `size` (0 <= rank
+ * < size).  Every process makes its batcher with the same n, batch_size,
+ * shuffle, drop_last and seed, so all draw the same global batches; then
+ * wg_batcher_next gives each process its own contiguous share of every
+ * batch: of a global batch of c samples (b->global_count), rank r takes
+ * [c*r/size, c*(r+1)/size), so shares differ by at most one and may be empty
+ * (then *count is 0 and the call still returns true: the process takes part
+ * in the step with a zero gradient).  A rank's mean loss times
+ * *count / global_count, summed over the ranks, is the mean over the global
+ * batch: that is the weight to give the gradient reduction (dist/wg_dist.h).
+ * -1 on a bad rank or size. */
+int wg_batcher_shard(wg_batcher *b, int rank, int size);
 /* dst[r] = src[idx[r]] for rows of `row_elems` elements of dtype dt. */
 void wg_gather_rows(wg_dtype dt, const void *src, size_t row_elems, const size_t *idx, size_t count,
                     void *dst);

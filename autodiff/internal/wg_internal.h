@@ -76,6 +76,7 @@ enum {
     WG_F_REQ = 1,   /* requires a gradient */
     WG_F_LEAF = 2,  /* a leaf: its gradient accumulates over backward calls */
     WG_F_WEAK = 4,  /* a number given as an operand: adopts the other dtype */
+    WG_F_PARAM = 16, /* a parameter's leaf (wg_use): aux is the wg_param */
 };
 
 /* One node of the Wengert list.  The forward value is computed when the node
@@ -137,6 +138,8 @@ struct wg_tape {
     int bw_threads;            /* in backward: the thread count of the whole pass (wg_parts.h) */
     const char *op_name;       /* the op being recorded: names out-of-memory errors */
     const wg_tensor *bw_node;  /* in backward, the node whose VJP runs: the same */
+    void (*grad_hook)(wg_param *p, void *ctx); /* wg_tape_set_grad_hook */
+    void *grad_hook_ctx;
     wg_status status;
     char err[384];
 };
