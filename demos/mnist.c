@@ -17,6 +17,11 @@
  *
  * --load FILE --epochs 0 evaluates a saved model (give the same --hidden and
  * --activation it was trained with).
+ *
+ * Started by mpirun (mpirun -np 2 build/demos/mnist), it trains data-parallel
+ * (dist/, when the build found MPI): every process takes its share of each
+ * batch, the gradients are summed over the processes during backward, and
+ * only rank 0 prints, draws and saves.
  */
 #include <errno.h>
 #include <math.h>
@@ -27,6 +32,59 @@
 
 #include "plot.h"
 #include "wengert.h"
+
+/* ---- many processes ---------------------------------------------------------
+ * Under mpirun (and built with MPI) the model is the same on every process,
+ * rank 0's initial weights are broadcast, each process trains on its share
+ * of every batch (wg_batcher_shard) and dist/ sums the gradients, weighted by
+ * the shares, while backward runs.  Elsewhere these do nothing. */
+#ifdef WG_HAVE_DIST
+#include "wg_dist.h"
+static wg_dist_group *dist;
+static int dist_start(int *argc, char ***argv)
+{
+    if (!wg_dist_launched()) return 0;
+    if (wg_dist_init(argc, argv) != 0) return -1;
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank != 0 && !freopen("/dev/null", "w", stdout)) return -1; /* print once */
+    return 0;
+}
+static int dist_setup(size_t n, wg_param *const *ps, wg_batcher *bt)
+{
+    if (!wg_dist_launched()) return 0;
+    dist = wg_dist_new(MPI_COMM_WORLD, n, ps, 0);
+    if (!dist || wg_dist_broadcast(dist) != 0 || (bt->perm && wg_batcher_shard(bt, wg_dist_rank(dist), wg_dist_size(dist)) != 0)) {
+        fprintf(stderr, "mnist: %s\n", wg_last_error());
+        return -1;
+    }
+    printf("data-parallel over %d processes: each takes 1/%d of every batch\n", wg_dist_size(dist), wg_dist_size(dist));
+    return 0;
+}
+static int dist_begin(wg_tape *t, const wg_batcher *bt, size_t count)
+{
+    return dist ? wg_dist_begin(dist, t, (double)count / (double)bt->global_count) : 0;
+}
+static int dist_end(void) { return dist ? wg_dist_end(dist) : 0; }
+static void dist_sum(double *v, int n)
+{
+    if (dist) MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+static bool dist_root(void) { return !dist || wg_dist_rank(dist) == 0; }
+static void dist_stop(void)
+{
+    wg_dist_free(dist);
+    wg_dist_finalize();
+}
+#else
+static int dist_start(int *argc, char ***argv) { return (void)argc, (void)argv, 0; }
+static int dist_setup(size_t n, wg_param *const *ps, wg_batcher *bt) { return (void)n, (void)ps, (void)bt, 0; }
+static int dist_begin(wg_tape *t, const wg_batcher *bt, size_t count) { return (void)t, (void)bt, (void)count, 0; }
+static int dist_end(void) { return 0; }
+static void dist_sum(double *v, int n) { (void)v, (void)n; }
+static bool dist_root(void) { return true; }
+static void dist_stop(void) {}
+#endif
 
 #define N_CLASSES 10
 #define MAX_LAYERS 8
@@ -293,6 +351,14 @@ static int train_epoch(wg_tape *t, wg_mlp *m, wg_optim *opt, const wg_lr_schedul
     size_t count, correct = 0;
     double sum = 0;
     while (wg_batcher_next(bt, &idx, &count)) {
+        if (count == 0) { /* an empty share (a batch smaller than the process count) */
+            wg_optim_zero_grad(opt);
+            if (dist_begin(t, bt, count) != 0 || dist_end() != 0 || wg_optim_step_lr(opt, wg_lr_at(sched, (*step)++)) != 0) {
+                fprintf(stderr, "mnist: %s\n", wg_last_error());
+                return -1;
+            }
+            continue;
+        }
         wg_gather_rows(WG_F32, ds->x, ds->d, idx, count, xb);
         wg_gather_labels(ds->y, idx, count, yb);
         wg_tape_reset(t);
@@ -300,21 +366,24 @@ static int train_epoch(wg_tape *t, wg_mlp *m, wg_optim *opt, const wg_lr_schedul
         wg_tensor *z = wg_mlp_forward(t, m, x);
         wg_tensor *l = wg_nn_softmax_cross_entropy_idx(t, z, yb, WG_REDUCE_MEAN);
         wg_optim_zero_grad(opt);
-        if (!l || wg_backward(t, l) != 0) {
+        if (!l || dist_begin(t, bt, count) != 0 || wg_backward(t, l) != 0) {
             progress_end(&bar);
             fprintf(stderr, "mnist: %s\n", wg_tape_error(t));
             return -1;
         }
-        if (wg_optim_step_lr(opt, wg_lr_at(sched, (*step)++)) != 0) {
+        if (dist_end() != 0 || wg_optim_step_lr(opt, wg_lr_at(sched, (*step)++)) != 0) {
             progress_end(&bar);
             fprintf(stderr, "mnist: %s\n", wg_last_error());
             return -1;
         }
         correct += (size_t)count_correct(z, yb, count, pred);
         sum += wg_item(l) * (double)count;
-        progress_step(&bar, count, wg_item(l));
+        progress_step(&bar, bt->global_count, wg_item(l));
     }
     progress_end(&bar);
+    double totals[2] = {sum, (double)correct}; /* over every process's share */
+    dist_sum(totals, 2);
+    sum = totals[0], correct = (size_t)totals[1];
     *loss = sum / (double)ds->n;
     *acc = (double)correct / (double)ds->n;
     return 0;
@@ -399,6 +468,10 @@ static void plot_mistakes(const options *o, const dataset *test, const int *pred
 int main(int argc, char **argv)
 {
     options o;
+    if (dist_start(&argc, &argv) != 0) {
+        fprintf(stderr, "mnist: %s\n", wg_last_error());
+        return 1;
+    }
     parse(argc, argv, &o);
     wg_set_num_threads((int)o.threads);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -459,6 +532,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mnist: out of memory\n");
         goto done;
     }
+    if (dist_setup(n_params, params, &bt) != 0) goto done;
 
     int64_t step = 0;
     double t_all = demo_now();
@@ -483,9 +557,9 @@ int main(int argc, char **argv)
     printf("confusion matrix (rows: true digit, columns: predicted):\n");
     wg_confusion_print(cm, N_CLASSES, stdout);
 
-    if (o.save && model_save(o.save, m) != 0) goto done;
+    if (o.save && dist_root() && model_save(o.save, m) != 0) goto done;
     if (o.save) printf("parameters saved to %s\n", o.save);
-    if (o.plots && demo_mkdir(o.out) == 0) {
+    if (o.plots && dist_root() && demo_mkdir(o.out) == 0) {
         if (o.epochs > 0) plot_curves(&o, h, o.epochs);
         plot_confusion(&o, cm, final_acc);
         plot_mistakes(&o, &test, pred);
@@ -507,5 +581,6 @@ done:
     wg_mlp_free(m);
     dataset_free(&train);
     dataset_free(&test);
+    dist_stop();
     return rc;
 }
