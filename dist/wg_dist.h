@@ -48,8 +48,8 @@
  * on every rank (MPI matches collectives by order).  wg_dist_end starts what
  * is left and waits.
  *
- * Collective calls: every function taking a wg_dist_group except rank, size and
- * stats is collective over the communicator: every rank must make the same
+ * Collective calls: every function taking a wg_dist_group except rank, size,
+ * n_buckets and the stats is collective over the communicator: every rank must make the same
  * calls in the same order, also after an error (call wg_dist_end even when
  * backward failed, then wg_dist_agree on the outcome), or the others wait.
  *
@@ -95,7 +95,8 @@ bool wg_dist_launched(void);
  * bucket_bytes 0 means WG_DIST_BUCKET_BYTES; a bucket closes once it holds
  * at least that many bytes, so 1 gives one bucket per parameter. */
 wg_dist_group *wg_dist_new(MPI_Comm comm, size_t n, wg_param *const *params, size_t bucket_bytes);
-/* Not collective; NULL is a no-op.  Call it before MPI_Finalize. */
+/* Frees the group and its communicators (MPI_Comm_free, collective: every
+ * rank frees its group).  NULL is a no-op.  Call it before MPI_Finalize. */
 void wg_dist_free(wg_dist_group *d);
 
 int wg_dist_rank(const wg_dist_group *d);
