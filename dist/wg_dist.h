@@ -62,6 +62,14 @@
 #ifndef WG_DIST_H
 #define WG_DIST_H
 
+/* MPI's C API only: in C++ Open MPI's mpi.h would also pull its old C++
+ * bindings (removed from MPI 3), which do not compile warning-free. */
+#if defined(__cplusplus) && !defined(OMPI_SKIP_MPICXX)
+#define OMPI_SKIP_MPICXX 1
+#endif
+#if defined(__cplusplus) && !defined(MPICH_SKIP_MPICXX)
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 #include <stdbool.h>
 #include <stddef.h>
