@@ -142,7 +142,12 @@ static int numeric_grads(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *c
         park[j++] = (parked_leaf){x, x->grad, x->gval.d, x->grad_epoch};
         x->grad = NULL; /* a fresh, zeroed buffer for this pass (wg_grad_buf) */
     }
+    /* The gradient hook (dist/, an optimiser in backward) is for the
+     * parameters' own gradients, which this pass leaves alone. */
+    void (*hook)(wg_param *, void *) = t->grad_hook;
+    t->grad_hook = NULL;
     int rc = wg_backward_many(t, k, outs, (const wg_tensor *const *)seeds);
+    t->grad_hook = hook;
     size_t off = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         wg_tensor *x = xs[i];
@@ -213,6 +218,8 @@ int wg_backward_ex(wg_tape *t, wg_tensor *out, const wg_tensor *seed, unsigned f
         t->lgrad[x->id] = t->lgrad[x->id] ? add(t, t->lgrad[x->id], g) : g;
         if (x->id >= t->lgrad_hi) t->lgrad_hi = x->id + 1;
         if (t->status != WG_OK) return -1;
+        /* its .grad is final: the hook, as in the numeric backward */
+        if ((x->flags & WG_F_PARAM) && t->grad_hook) t->grad_hook(x->aux, t->grad_hook_ctx);
     }
     return 0;
 }

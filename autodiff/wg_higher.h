@@ -45,14 +45,16 @@ extern "C" {
  * op's recorded VJP, so gs[i] can be differentiated again (and the seed may
  * itself require a gradient); without it gs[i] are constants computed by the
  * fast numeric VJPs.  xs may be leaves or intermediate nodes.  Leaf and
- * parameter .grad buffers are left as they were.  Returns 0 or -1. */
+ * parameter .grad buffers are left as they were, and the tape's gradient
+ * hook (wg_tape_set_grad_hook) is not called.  Returns 0 or -1. */
 int wg_grad_of(wg_tape *t, wg_tensor *out, const wg_tensor *seed, int n, wg_tensor *const *xs, wg_tensor **gs,
                bool create_graph);
 
 enum { WG_CREATE_GRAPH = 1 };
 /* wg_backward_seed with flags: with WG_CREATE_GRAPH the pass is recorded
  * (PyTorch's backward(create_graph=True)): leaf gradients accumulate into
- * their .grad buffers as usual, and wg_grad_tensor(x) returns each leaf's
+ * their .grad buffers as usual (then the gradient hook is called for each
+ * parameter, after the pass), and wg_grad_tensor(x) returns each leaf's
  * gradient as a differentiable node.  seed may be NULL for a one-element out. */
 int wg_backward_ex(wg_tape *t, wg_tensor *out, const wg_tensor *seed, unsigned flags);
 /* A leaf's gradient as a node, summed over the create-graph backward passes

@@ -713,6 +713,38 @@ static void drivers(void)
 
 /* ---- wg_backward_ex, grad of an intermediate, f32, errors ---------------------------- */
 
+static int hook_calls;
+static void count_hook(wg_param *p, void *ctx)
+{
+    (void)p, (void)ctx;
+    hook_calls++;
+}
+
+/* A gradient hook (dist/'s allreduce, an optimiser-in-backward) sees the
+ * parameters' own gradients: the functional passes, which leave .grad alone,
+ * must not call it; wg_backward and wg_backward_ex still do. */
+static void hook_cases(void)
+{
+    wg_tape *t = wg_tape_new();
+    wg_param *p = wg_param_new(WG_F64, 1, (int64_t[]){3});
+    for (int i = 0; i < 3; i++) ((double *)p->data)[i] = 0.5 * (i + 1);
+    wg_tape_set_grad_hook(t, count_hook, NULL);
+    wg_tensor *x = wg_use(t, p), *g, *h;
+    wg_tensor *f = wg_sum(t, wg_mul(t, wg_exp(t, x), x));
+    hook_calls = 0;
+    CHECK(wg_grad_of(t, f, NULL, 1, &x, &g, false) == 0 && wg_grad_of(t, f, NULL, 1, &x, &g, true) == 0, "%s",
+          wg_tape_error(t));
+    double H[9];
+    CHECK(wg_hessian_of(t, f, 1, &x, H) == 0, "%s", wg_tape_error(t));
+    CHECK(wg_grad_of(t, wg_sum(t, g), NULL, 1, &x, &h, false) == 0, "%s", wg_tape_error(t));
+    CHECK(hook_calls == 0, "the gradient hook ran %d times in functional passes", hook_calls);
+    CHECK(wg_backward(t, f) == 0 && hook_calls == 1, "wg_backward: hook ran %d times, want 1", hook_calls);
+    CHECK(wg_backward_ex(t, f, NULL, WG_CREATE_GRAPH) == 0 && hook_calls == 2,
+          "wg_backward_ex: hook ran %d times in all, want 2", hook_calls);
+    wg_tape_free(t);
+    wg_param_free(p);
+}
+
 static void api_cases(void)
 {
     wg_tape *t = wg_tape_new();
@@ -783,6 +815,7 @@ int main(void)
     exact_hessians();
     drivers();
     api_cases();
+    hook_cases();
     printf("%d higher-order cases over %zu ops\n", n_cases, sizeof cases / sizeof cases[0]);
     return wg_test_done("test_higher");
 }
