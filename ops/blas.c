@@ -284,7 +284,10 @@ int wg_get_num_threads(void) { return atomic_load_explicit(&n_threads_default, m
                                       int64_t cs_a, const T *b, int64_t rs_b, int64_t cs_b, T beta, T *c, \
                                       int64_t rs_c, int64_t cs_c)                                         \
     {                                                                                                     \
-        T *panel = malloc(sizeof(T) * L * (size_t)k);                                                     \
+        /* the panel on the stack up to k = 512 (L * k * sizeof(T) = 64 k bytes, 32 KB; the 10-class layer \
+         * of an MLP at batch 128 made two 8 KB mallocs a step); above, one malloc per call */             \
+        _Alignas(64) T panel_stack[L * 512];                                                              \
+        T *panel = k <= 512 ? panel_stack : malloc(sizeof(T) * L * (size_t)k);                            \
         if (!panel) return 0; /* BLIS then */                                                             \
         for (int64_t p = 0; p < k; p++)                                                                   \
             for (int j = 0; j < L; j++) panel[p * L + j] = j < n ? alpha * b[p * rs_b + j * cs_b] : 0;     \
@@ -307,7 +310,7 @@ int wg_get_num_threads(void) { return atomic_load_explicit(&n_threads_default, m
                     *cp = beta == 0 ? acc[q][j] : acc[q][j] + beta * *cp;                                 \
                 }                                                                                         \
         }                                                                                                 \
-        free(panel);                                                                                      \
+        if (panel != panel_stack) free(panel);                                                            \
         return 1;                                                                                         \
     }                                                                                                     \
     static int small_##SUF(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t rs_a,           \
