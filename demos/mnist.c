@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plot.h"
@@ -133,6 +134,7 @@ static void usage(FILE *f)
 
 static int parse_sizes(const char *s, options *o)
 {
+    if (!*s) return -1; /* '' trained with no hidden layer */
     o->n_hidden = 0;
     while (*s) {
         char *end;
@@ -152,6 +154,22 @@ static int parse_schedule(const char *s)
     for (int i = 0; i < 5; i++)
         if (strcmp(s, names[i]) == 0) return i;
     return -1;
+}
+
+/* NULL if a checkpoint can be written at path (its folder exists and is
+ * writable, and path is not a folder), else why not. */
+static const char *save_path_problem(const char *path)
+{
+    struct stat st;
+    if (!path[0]) return "the path is empty";
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return "is a folder";
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return "its folder does not exist";
+    if (access(dir, W_OK | X_OK) != 0) return "its folder is not writable";
+    return NULL;
 }
 
 static void parse(int argc, char **argv, options *o)
@@ -188,13 +206,13 @@ static void parse(int argc, char **argv, options *o)
                 exit(2);
             }
             o->schedule = (wg_lr_kind)k;
-        } else if (demo_arg_double(argc, argv, &i, "--lr", &o->lr) ||
-                   demo_arg_int(argc, argv, &i, "--batch", &o->batch) ||
-                   demo_arg_int(argc, argv, &i, "--epochs", &o->epochs) ||
+        } else if (demo_arg_double_in(argc, argv, &i, "--lr", 0, false, 1e3, &o->lr) ||
+                   demo_arg_int_in(argc, argv, &i, "--batch", 1, 1 << 20, &o->batch) ||
+                   demo_arg_int_in(argc, argv, &i, "--epochs", 0, 1000000, &o->epochs) ||
                    demo_arg_int(argc, argv, &i, "--seed", &o->seed) ||
-                   demo_arg_int(argc, argv, &i, "--threads", &o->threads) ||
-                   demo_arg_int(argc, argv, &i, "--train-subset", &o->train_subset) ||
-                   demo_arg_int(argc, argv, &i, "--test-subset", &o->test_subset)) {
+                   demo_arg_int_in(argc, argv, &i, "--threads", 1, 1024, &o->threads) ||
+                   demo_arg_int_in(argc, argv, &i, "--train-subset", 0, 1L << 30, &o->train_subset) ||
+                   demo_arg_int_in(argc, argv, &i, "--test-subset", 0, 1L << 30, &o->test_subset)) {
         } else if ((v = demo_arg(argc, argv, &i, "--data"))) {
             o->data = v;
         } else if ((v = demo_arg(argc, argv, &i, "--out"))) {
@@ -222,6 +240,11 @@ static void parse(int argc, char **argv, options *o)
         exit(2);
     }
     if (isnan(o->lr)) o->lr = (o->opt == WG_OPT_ADAM || o->opt == WG_OPT_ADAMW) ? 1e-3 : 0.05;
+    /* a --save that cannot be written is found now, not after training */
+    if (o->save && save_path_problem(o->save)) {
+        fprintf(stderr, "mnist: --save %s: %s\n", o->save, save_path_problem(o->save));
+        exit(2);
+    }
 }
 
 /* ---- the data ------------------------------------------------------------ */
@@ -492,11 +515,15 @@ int main(int argc, char **argv)
     wg_rng_seed(&rng, (uint64_t)o.seed);
     /* He init for ReLU-like units, Xavier for the zero-centred ones (lecture 003) */
     bool relu_like = o.act == WG_ACT_RELU || o.act == WG_ACT_LEAKY_RELU || o.act == WG_ACT_ELU || o.act == WG_ACT_SILU;
-    if (!m || wg_mlp_init(m, relu_like ? WG_INIT_HE : WG_INIT_XAVIER, 0, 0, &rng) != 0) {
-        fprintf(stderr, "mnist: %s\n", wg_last_error());
+    int bad = !m || wg_mlp_init(m, relu_like ? WG_INIT_HE : WG_INIT_XAVIER, 0, 0, &rng) != 0;
+    if (bad) fprintf(stderr, "mnist: %s\n", wg_last_error());
+    else if (o.load && model_load(o.load, m) != 0) bad = 1; /* it printed why */
+    if (bad) { /* a failed --load leaked the model and the data */
+        wg_mlp_free(m);
+        dataset_free(&train);
+        dataset_free(&test);
         return 1;
     }
-    if (o.load && model_load(o.load, m) != 0) return 1;
 
     size_t n_params;
     wg_param *const *params = wg_mlp_params(m, &n_params);

@@ -4,6 +4,7 @@
 #include "wengert.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -191,6 +192,29 @@ bool demo_arg_double(int argc, char **argv, int *i, const char *name, double *ou
         exit(2);
     }
     *out = x;
+    return true;
+}
+
+bool demo_arg_int_in(int argc, char **argv, int *i, const char *name, long lo, long hi, long *out)
+{
+    if (!demo_arg_int(argc, argv, i, name, out)) return false;
+    if (*out < lo || *out > hi) {
+        fprintf(stderr, "%s: %ld is out of range: want %ld to %ld\n", name, *out, lo, hi);
+        exit(2);
+    }
+    return true;
+}
+
+bool demo_arg_double_in(int argc, char **argv, int *i, const char *name, double lo, bool lo_closed, double hi,
+                        double *out)
+{
+    if (!demo_arg_double(argc, argv, i, name, out)) return false;
+    const double x = *out;
+    if (!isfinite(x) || x > hi || (lo_closed ? x < lo : x <= lo)) {
+        fprintf(stderr, "%s: %g is out of range: want a number in %c%g, %g]\n", name, x, lo_closed ? '[' : '(', lo,
+                hi);
+        exit(2);
+    }
     return true;
 }
 

@@ -69,6 +69,12 @@ const char *demo_arg(int argc, char **argv, int *i, const char *name);
 /* The same, parsed; a bad number is an error message and exit(2). */
 bool demo_arg_int(int argc, char **argv, int *i, const char *name, long *out);
 bool demo_arg_double(int argc, char **argv, int *i, const char *name, double *out);
+/* The same with a range: a whole number in [lo, hi]; a finite number in
+ * (lo, hi] (or [lo, hi] when lo_closed).  NaN, Inf, an overflow or a value out
+ * of range is an error message naming the option and the range, and exit(2). */
+bool demo_arg_int_in(int argc, char **argv, int *i, const char *name, long lo, long hi, long *out);
+bool demo_arg_double_in(int argc, char **argv, int *i, const char *name, double lo, bool lo_closed, double hi,
+                        double *out);
 
 /* The options every lecture demo takes:
  *   --quick       a reduced run for the tests (fewer steps, smaller data)
