@@ -98,7 +98,11 @@ int wg_gradcheck(wg_gradcheck_fn f, void *ctx, int n_inputs, wg_param *const *in
         bw = wg_backward(c.t, y);
     } else {
         r = malloc(y->size * sizeof *r);
-        if (!r) goto restore;
+        if (!r) {
+            snprintf(rep->message, sizeof rep->message, "gradcheck: out of memory for the %zu-element cotangent",
+                     y->size);
+            goto restore;
+        }
         wg_rng rng;
         wg_rng_seed(&rng, seed ^ 0x5eed0fc0747a6e47ULL);
         for (size_t i = 0; i < y->size; i++) r[i] = wg_rng_normal(&rng);

@@ -638,6 +638,13 @@ wg_tensor *wg_tensor_view(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shap
         wg_tape_fail(t, WG_ERR_ARG, "tensor_view: data is NULL");
         return NULL;
     }
+    /* The kernels read a view with whole-element (vector) loads: a float *
+     * off its 4-byte boundary is undefined behaviour there. */
+    if ((uintptr_t)data % wg_dtype_size(dt) != 0) {
+        wg_tape_fail(t, WG_ERR_ARG, "tensor_view: data %p is not aligned to its %zu-byte elements (%s)", data,
+                wg_dtype_size(dt), dt == WG_F32 ? "f32" : "f64");
+        return NULL;
+    }
     if (!valid_shape(t, "tensor_view", ndim, shape)) return NULL;
     wg_tensor *n = node_alloc(t, &wg_op_leaf, dt, ndim, shape);
     if (!n) return NULL;

@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "wg_checkpoint.h"
+
+static long utf8_bad(const char *str); /* below, with the header writer */
 
 enum { NAME_MAX_LEN = 255, MSG_LEN = 640 };
 #define MAX_HEADER ((uint64_t)100 << 20) /* safetensors' own limit */
@@ -141,6 +144,10 @@ int wg_checkpoint_add(wg_checkpoint *c, const char *name, wg_dtype dt, int ndim,
                     name ? (name[0] ? "a longer one" : "\"\"") : "NULL");
     if (strcmp(name, "__metadata__") == 0)
         return fail(c, "checkpoint_add: '__metadata__' is reserved for the metadata map");
+    long bad = utf8_bad(name);
+    if (bad >= 0)
+        return fail(c, "checkpoint_add: the name is not valid UTF-8 at byte %ld (byte 0x%02x)", bad,
+                    (unsigned char)name[bad]);
     if (dt != WG_F32 && dt != WG_F64) return fail(c, "checkpoint_add: '%s': unknown dtype %d", name, (int)dt);
     if (ndim < 0 || ndim > WG_MAX_DIMS || (ndim > 0 && !shape))
         return fail(c, "checkpoint_add: '%s': ndim must be 0..%d with a shape, got %d", name, WG_MAX_DIMS, ndim);
@@ -314,6 +321,63 @@ static void copy_le(void *dst, const void *src, size_t bytes, size_t size)
 
 /* ---- saving -------------------------------------------------------------- */
 
+/* cJSON reports every failure of a parse as NULL: its allocation hooks
+ * count failed allocations per thread, so that out of memory is not called
+ * invalid JSON.  Installed once; they call malloc and free as cJSON would. */
+static _Thread_local unsigned cjson_oom;
+static void *cjson_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) cjson_oom++;
+    return p;
+}
+static once_flag cjson_once = ONCE_FLAG_INIT;
+static void cjson_hooks(void)
+{
+    cJSON_Hooks h = {cjson_malloc, free};
+    cJSON_InitHooks(&h);
+}
+
+/* -1 if s is valid UTF-8 (RFC 3629: no overlong form, no surrogate, nothing
+ * above U+10FFFF), else the offset of the first bad byte.  The safetensors
+ * header is JSON, which must be UTF-8: Python refused a file with a bad
+ * name. */
+static long utf8_bad(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; s[i];) {
+        unsigned u = s[i], min;
+        int n;
+        if (u < 0x80) {
+            i++;
+            continue;
+        }
+        if ((u & 0xE0) == 0xC0) n = 1, min = 0x80, u &= 0x1F;
+        else if ((u & 0xF0) == 0xE0) n = 2, min = 0x800, u &= 0x0F;
+        else if ((u & 0xF8) == 0xF0) n = 3, min = 0x10000, u &= 0x07;
+        else return (long)i;
+        for (int k = 1; k <= n; k++) {
+            if ((s[i + (size_t)k] & 0xC0) != 0x80) return (long)i; /* a NUL ends the loop here too */
+            u = u << 6 | (s[i + (size_t)k] & 0x3F);
+        }
+        if (u < min || u > 0x10FFFF || (u >= 0xD800 && u <= 0xDFFF)) return (long)i;
+        i += (size_t)n + 1;
+    }
+    return -1;
+}
+
+/* 1 if the JSON text [p, p + n) holds the escape \u0000 (a NUL inside a
+ * string, which cJSON would cut the string at: "w\u0000junk" read as "w"). */
+static int json_has_nul_escape(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (p[i] != '\\') continue;
+        if ((p[i + 1] == 'u' || p[i + 1] == 'U') && memcmp(p + i + 2, "0000", 4) == 0) return 1;
+        i++; /* the escaped character: "\\u0000" is a backslash, then text */
+    }
+    return 0;
+}
+
 static char *header_json(const wg_checkpoint *c)
 {
     cJSON *root = cJSON_CreateObject();
@@ -334,10 +398,22 @@ static char *header_json(const wg_checkpoint *c)
         if (!shape || !offs) goto fail;
         for (int d = 0; d < e->ndim; d++) {
             cJSON *v = cJSON_CreateNumber((double)e->shape[d]);
-            if (!v || !cJSON_AddItemToArray(shape, v)) goto fail;
+            if (!v || !cJSON_AddItemToArray(shape, v)) {
+                cJSON_Delete(v);
+                goto fail;
+            }
         }
-        cJSON *b = cJSON_CreateNumber((double)off), *en = cJSON_CreateNumber((double)(off + e->bytes));
-        if (!b || !cJSON_AddItemToArray(offs, b) || !en || !cJSON_AddItemToArray(offs, en)) goto fail;
+        /* one at a time: both created first leaked the second when the first failed */
+        cJSON *b = cJSON_CreateNumber((double)off);
+        if (!b || !cJSON_AddItemToArray(offs, b)) {
+            cJSON_Delete(b);
+            goto fail;
+        }
+        cJSON *en = cJSON_CreateNumber((double)(off + e->bytes));
+        if (!en || !cJSON_AddItemToArray(offs, en)) {
+            cJSON_Delete(en);
+            goto fail;
+        }
         off += e->bytes;
     }
     char *s = cJSON_PrintUnformatted(root);
@@ -431,6 +507,7 @@ int wg_checkpoint_save(wg_checkpoint *c, const char *path)
 {
     if (!c) return fail(NULL, "checkpoint_save: invalid handle: the checkpoint is NULL");
     if (!path || !path[0]) return fail(c, "checkpoint_save: the path is empty");
+    call_once(&cjson_once, cjson_hooks);
     char *json = header_json(c);
     if (!json) return fail(c, "checkpoint %s: out of memory building the header", path);
     /* Pad with spaces to a multiple of 8, so the data section starts aligned. */
@@ -540,6 +617,8 @@ static int parse_tensor(wg_checkpoint *c, const char *file, const cJSON *item, u
                         struct ftensor *ft)
 {
     const char *nm = item->string;
+    long bad = utf8_bad(nm);
+    if (bad >= 0) return fail(c, "checkpoint %s: a tensor name is not valid UTF-8 at byte %ld", file, bad);
     if (!cJSON_IsObject(item)) return fail(c, "checkpoint %s: tensor '%s': not a JSON object", file, nm);
     const cJSON *dtype = NULL, *shape = NULL, *offs = NULL;
     for (const cJSON *f = item->child; f; f = f->next) {
@@ -695,7 +774,12 @@ int wg_checkpoint_load_buffer(wg_checkpoint *c, const void *bytes, size_t len, c
     if (hlen < 2 || b[8] != '{')
         return fail(c, "checkpoint %s: byte 8: the header must be a JSON object starting with '{'", file);
     const char *hdr = (const char *)b + 8, *end = NULL;
+    if (json_has_nul_escape(hdr, (size_t)hlen))
+        return fail(c, "checkpoint %s: the header holds a NUL character (\\u0000): names must not", file);
+    call_once(&cjson_once, cjson_hooks);
+    const unsigned oom_before = cjson_oom;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
+    if (!root && cjson_oom != oom_before) return fail(c, "checkpoint %s: out of memory parsing the header", file);
     if (!root) {
         size_t at = end && end >= hdr ? (size_t)(end - hdr) : 0;
         return fail(c, "checkpoint %s: byte %zu: invalid JSON in the header", file, 8 + at);
