@@ -134,24 +134,42 @@ static double jnum(const cJSON *j, const char *obj, const char *key)
 
 /* grad --json PROGRAM args... must give value and, for each input in order,
  * its derivative, each within tol (relative to max(1, |want|)). */
-static void expect(const char *program, const char *inputs, double value, const double *grads, double tol)
+/* The input names of "x1=1 x2=3" (at most 8), NULL-terminated in keys. */
+typedef struct {
+    char buf[8][32];
+    const char *keys[9];
+    int n;
+} input_names;
+
+/* Runs grad with the options opts[0..n_opts), then -- PROGRAM and the inputs
+ * ("x1=1 x2=3"), and names the inputs in *in. */
+static result run_inputs(const char *const *opts, int n_opts, const char *program, const char *inputs,
+                         input_names *in)
 {
-    char buf[512], *names[8], *args[16] = {"--json", "--", (char *)program};
-    int n_args = 3, n = 0;
+    char buf[512], *args[20];
+    int n_args = 0;
+    for (int i = 0; i < n_opts; i++) args[n_args++] = (char *)opts[i];
+    args[n_args++] = "--";
+    args[n_args++] = (char *)program;
     snprintf(buf, sizeof buf, "%s", inputs);
-    for (char *tok = strtok(buf, " "); tok && n < 8; tok = strtok(NULL, " ")) {
+    in->n = 0;
+    for (char *tok = strtok(buf, " "); tok && in->n < 8; tok = strtok(NULL, " ")) {
         args[n_args++] = tok;
-        names[n++] = tok;
+        snprintf(in->buf[in->n], sizeof in->buf[in->n], "%.*s", (int)strcspn(tok, "="), tok);
+        in->keys[in->n] = in->buf[in->n];
+        in->n++;
     }
     args[n_args] = NULL;
-    result r = run_v(NULL, (const char *const *)args);
-    char keys_buf[8][32];
-    const char *keys[9];
-    for (int i = 0; i < n; i++) {
-        snprintf(keys_buf[i], sizeof keys_buf[i], "%.*s", (int)strcspn(names[i], "="), names[i]);
-        keys[i] = keys_buf[i];
-    }
-    keys[n] = NULL;
+    in->keys[in->n] = NULL;
+    return run_v(NULL, (const char *const *)args);
+}
+
+static void expect(const char *program, const char *inputs, double value, const double *grads, double tol)
+{
+    input_names in;
+    result r = run_inputs((const char *[]){"--json"}, 1, program, inputs, &in);
+    const char *const *keys = in.keys;
+    const int n = in.n;
     cJSON *j = parse_result(&r, keys, 0);
     if (j) {
         double got = jnum(j, NULL, "value");
@@ -173,22 +191,10 @@ static void expect(const char *program, const char *inputs, double value, const 
  * within tol of H[i*n + j] (relative to max(1e-300, |want|): tol 0 is exact). */
 static void expect_hessian(const char *program, const char *inputs, const double *H, double tol)
 {
-    char buf[512], *names[8], *args[16] = {"--json", "--hessian", "--", (char *)program};
-    int n_args = 4, n = 0;
-    snprintf(buf, sizeof buf, "%s", inputs);
-    for (char *tok = strtok(buf, " "); tok && n < 8; tok = strtok(NULL, " ")) {
-        args[n_args++] = tok;
-        names[n++] = tok;
-    }
-    args[n_args] = NULL;
-    result r = run_v(NULL, (const char *const *)args);
-    char keys_buf[8][32];
-    const char *keys[9];
-    for (int i = 0; i < n; i++) {
-        snprintf(keys_buf[i], sizeof keys_buf[i], "%.*s", (int)strcspn(names[i], "="), names[i]);
-        keys[i] = keys_buf[i];
-    }
-    keys[n] = NULL;
+    input_names in;
+    result r = run_inputs((const char *[]){"--json", "--hessian"}, 2, program, inputs, &in);
+    const char *const *keys = in.keys;
+    const int n = in.n;
     cJSON *j = parse_result(&r, keys, 1);
     const cJSON *h = j ? cJSON_GetObjectItemCaseSensitive(j, "hessian") : NULL;
     CHECK(cJSON_IsObject(h) && j->child->next->next == h, "no \"hessian\" after \"grad\" in %s", r.out);

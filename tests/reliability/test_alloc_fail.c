@@ -17,6 +17,7 @@
 
 #include "rel_util.h"
 #include "wengert.h"
+#include "wrap_alloc.h"
 #include "wg_test.h"
 
 static long n_calls, fail_at;
@@ -31,16 +32,6 @@ static int inject(void)
     return 0;
 }
 
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-int __real_posix_memalign(void **, size_t, size_t);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t k, size_t n);
-void *__wrap_realloc(void *p, size_t n);
-void *__wrap_aligned_alloc(size_t a, size_t n);
-int __wrap_posix_memalign(void **out, size_t a, size_t n);
 void *__wrap_malloc(size_t n) { return inject() ? NULL : __real_malloc(n); }
 void *__wrap_calloc(size_t k, size_t n) { return inject() ? NULL : __real_calloc(k, n); }
 void *__wrap_realloc(void *p, size_t n) { return inject() ? NULL : __real_realloc(p, n); }

@@ -16,18 +16,9 @@
 #include <string.h>
 
 #include "wengert.h"
+#include "wrap_alloc.h"
 #include "wg_test.h"
 
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-int __real_posix_memalign(void **, size_t, size_t);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t k, size_t n);
-void *__wrap_realloc(void *p, size_t n);
-void *__wrap_aligned_alloc(size_t a, size_t n);
-int __wrap_posix_memalign(void **out, size_t a, size_t n);
 
 static atomic_long n_alloc;
 static atomic_int counting;
