@@ -226,9 +226,9 @@ int wg_backward_ex(wg_tape *t, wg_tensor *out, const wg_tensor *seed, unsigned f
 
 wg_tensor *wg_grad_tensor(const wg_tensor *x)
 {
-    if (!x || !x->tape) return NULL;
+    if (!wg_reader_ok(x, "grad_tensor")) return NULL;
     const wg_tape *t = x->tape;
-    return x->gen == t->gen && x->id < t->lgrad_hi ? t->lgrad[x->id] : NULL;
+    return x->id < t->lgrad_hi ? t->lgrad[x->id] : NULL;
 }
 
 /* ---- forward mode ---------------------------------------------------------- */
@@ -254,9 +254,9 @@ int wg_set_tangent(wg_tape *t, wg_tensor *x, wg_tensor *tx)
 
 wg_tensor *wg_tangent(const wg_tensor *x)
 {
-    if (!x || !x->tape) return NULL;
+    if (!wg_reader_ok(x, "tangent")) return NULL;
     const wg_tape *t = x->tape;
-    return x->gen == t->gen && x->id < t->tan_hi ? t->tan[x->id] : NULL;
+    return x->id < t->tan_hi ? t->tan[x->id] : NULL;
 }
 
 /* ---- on a recorded graph ------------------------------------------------------ */

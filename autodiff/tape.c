@@ -492,7 +492,7 @@ bool wg_tape_check_handle(wg_tape *t, const char *fn, const char *name, const wg
  * "fn: invalid handle: ...".  A handle whose memory the tape reused for a
  * later node cannot be told from that node unless the tape checks handles
  * (wg_tensor.h). */
-static bool reader_ok(const wg_tensor *x, const char *fn)
+bool wg_reader_ok(const wg_tensor *x, const char *fn)
 {
     if (!x) return false;
     wg_tape *t = x->tape;
@@ -681,16 +681,16 @@ wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data)
 
 /* ---- reading ------------------------------------------------------------ */
 
-wg_dtype wg_dtype_of(const wg_tensor *x) { return reader_ok(x, "dtype_of") ? (wg_dtype)x->dtype : WG_F32; }
-int wg_ndim(const wg_tensor *x) { return reader_ok(x, "ndim") ? x->ndim : 0; }
-const int64_t *wg_shape(const wg_tensor *x) { return reader_ok(x, "shape") ? x->shape : NULL; }
-size_t wg_numel(const wg_tensor *x) { return reader_ok(x, "numel") ? x->size : 0; }
-bool wg_requires_grad(const wg_tensor *x) { return reader_ok(x, "requires_grad") && (x->flags & WG_F_REQ); }
-const void *wg_data(const wg_tensor *x) { return reader_ok(x, "data") ? x->data : NULL; }
+wg_dtype wg_dtype_of(const wg_tensor *x) { return wg_reader_ok(x, "dtype_of") ? (wg_dtype)x->dtype : WG_F32; }
+int wg_ndim(const wg_tensor *x) { return wg_reader_ok(x, "ndim") ? x->ndim : 0; }
+const int64_t *wg_shape(const wg_tensor *x) { return wg_reader_ok(x, "shape") ? x->shape : NULL; }
+size_t wg_numel(const wg_tensor *x) { return wg_reader_ok(x, "numel") ? x->size : 0; }
+bool wg_requires_grad(const wg_tensor *x) { return wg_reader_ok(x, "requires_grad") && (x->flags & WG_F_REQ); }
+const void *wg_data(const wg_tensor *x) { return wg_reader_ok(x, "data") ? x->data : NULL; }
 
 int64_t wg_dim(const wg_tensor *x, int axis)
 {
-    if (!reader_ok(x, "dim")) return 0;
+    if (!wg_reader_ok(x, "dim")) return 0;
     int a = wg_norm_axis(axis, x->ndim);
     return a < 0 ? 0 : x->shape[a];
 }
@@ -702,7 +702,7 @@ static double read_at(int dt, const void *p, size_t i)
 
 double wg_get(const wg_tensor *x, size_t i)
 {
-    if (!reader_ok(x, "get") || i >= x->size) return NAN;
+    if (!wg_reader_ok(x, "get") || i >= x->size) return NAN;
     return read_at(x->dtype, x->data, i);
 }
 
@@ -715,11 +715,11 @@ static const void *grad_of(const wg_tensor *x)
     return x->grad;
 }
 
-const void *wg_grad(const wg_tensor *x) { return reader_ok(x, "grad") ? grad_of(x) : NULL; }
+const void *wg_grad(const wg_tensor *x) { return wg_reader_ok(x, "grad") ? grad_of(x) : NULL; }
 
 double wg_grad_get(const wg_tensor *x, size_t i)
 {
-    if (!reader_ok(x, "grad_get") || i >= x->size) return NAN;
+    if (!wg_reader_ok(x, "grad_get") || i >= x->size) return NAN;
     const void *g = grad_of(x);
     return g ? read_at(x->dtype, g, i) : 0.0;
 }
@@ -733,7 +733,7 @@ char *wg_shape_str(const wg_tensor *x, char *buf, size_t len)
         snprintf(buf, len, "(null)");
         return buf;
     }
-    if (!reader_ok(x, "shape_str")) {
+    if (!wg_reader_ok(x, "shape_str")) {
         snprintf(buf, len, "(stale)");
         return buf;
     }
@@ -743,17 +743,17 @@ char *wg_shape_str(const wg_tensor *x, char *buf, size_t len)
 /* ---- walking the tape ---------------------------------------------------- */
 
 wg_tensor *wg_tape_last(const wg_tape *t) { return t ? t->last : NULL; }
-wg_tensor *wg_prev(const wg_tensor *x) { return reader_ok(x, "prev") ? x->prev : NULL; }
-size_t wg_node_index(const wg_tensor *x) { return reader_ok(x, "node_index") ? x->id : 0; }
-const char *wg_op_name(const wg_tensor *x) { return !x ? "(null)" : reader_ok(x, "op_name") ? x->op->name : "(stale)"; }
-bool wg_is_leaf(const wg_tensor *x) { return reader_ok(x, "is_leaf") && (x->flags & WG_F_LEAF); }
+wg_tensor *wg_prev(const wg_tensor *x) { return wg_reader_ok(x, "prev") ? x->prev : NULL; }
+size_t wg_node_index(const wg_tensor *x) { return wg_reader_ok(x, "node_index") ? x->id : 0; }
+const char *wg_op_name(const wg_tensor *x) { return !x ? "(null)" : wg_reader_ok(x, "op_name") ? x->op->name : "(stale)"; }
+bool wg_is_leaf(const wg_tensor *x) { return wg_reader_ok(x, "is_leaf") && (x->flags & WG_F_LEAF); }
 
 
-int wg_n_inputs(const wg_tensor *x) { return reader_ok(x, "n_inputs") ? wg_node_n_in(x) : 0; }
+int wg_n_inputs(const wg_tensor *x) { return wg_reader_ok(x, "n_inputs") ? wg_node_n_in(x) : 0; }
 
 wg_tensor *wg_input(const wg_tensor *x, int i)
 {
-    if (!reader_ok(x, "input") || i < 0 || i >= wg_node_n_in(x)) return NULL;
+    if (!wg_reader_ok(x, "input") || i < 0 || i >= wg_node_n_in(x)) return NULL;
     return wg_node_in(x, i);
 }
 

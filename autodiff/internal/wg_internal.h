@@ -279,6 +279,10 @@ wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data);
 wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like);
 
 /* ---- errors ------------------------------------------------------------- */
+/* For readers, which get no tape: 1 if x is a handle of the current pass of
+ * its tape; else 0, and a stale handle is recorded on its tape as "fn:
+ * invalid handle: ..." (autodiff/tape.c). */
+bool wg_reader_ok(const wg_tensor *x, const char *fn);
 void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 if the op may run: the tape has no error and every input is a live handle
  * of this tape (else records "op: invalid handle: argument N ..." and returns 0). */

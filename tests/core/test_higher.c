@@ -797,6 +797,11 @@ static void api_cases(void)
     wg_tape_reset(t);
     x = wg_var(t, 1);
     CHECK(wg_tangent(x) == NULL && wg_tangent(wg_exp(t, x)) == NULL, "a tangent survived the reset");
+    /* a handle from before the reset is an error, as for every reader */
+    wg_tensor *old = x;
+    wg_tape_reset(t);
+    CHECK(wg_tangent(old) == NULL && wg_grad_tensor(old) == NULL, "a stale handle gave a tangent");
+    CHECK_STR(wg_tape_error(t), "tangent: invalid handle: the tensor was recorded before the last wg_tape_reset");
     wg_tape_free(t);
 }
 
