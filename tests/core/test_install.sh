@@ -9,6 +9,7 @@
 set -eu
 build=$1
 sanitize=${2:-none}
+prog=$3 # tests/downstream/lecture.c, the README's lecture example
 cc=${CC:-cc}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -30,29 +31,12 @@ libdir=$(pcx --variable=libdir)
 san=""
 [ "$sanitize" != none ] && san="-fsanitize=$sanitize"
 
-cat >"$tmp/prog.c" <<'C'
-#include <stdio.h>
-#include <wengert.h>
-int main(void)
-{
-    wg_tape *t = wg_tape_new();
-    wg_tensor *x1 = wg_var(t, 1), *x2 = wg_var(t, 3);
-    wg_tensor *f = wg_add(t, wg_pow(t, wg_add(t, wg_mul(t, 2, x1), wg_mul(t, 3, x2)), 2), 3);
-    if (wg_backward(t, f) != 0) {
-        fprintf(stderr, "%s\n", wg_tape_error(t));
-        return 1;
-    }
-    printf("%g %g %g\n", wg_item(f), wg_grad_item(x1), wg_grad_item(x2));
-    wg_tape_free(t);
-    return 0;
-}
-C
 
 # Static: the Libs.private flags come with --static; -l:libwengert.a makes
 # the linker take the archive although the shared library sits next to it.
 libs_static=$(pcx --libs --static | sed 's/-lwengert\b/-l:libwengert.a/')
 # shellcheck disable=SC2086
-$cc -std=c17 $san $cflags "$tmp/prog.c" -o "$tmp/prog_static" $libs_static ||
+$cc -std=c17 $san $cflags "$prog" -o "$tmp/prog_static" $libs_static ||
     fail "static link with: $cflags $libs_static"
 if readelf -d "$tmp/prog_static" | grep -q 'NEEDED.*libwengert'; then fail "the static program needs libwengert.so"; fi
 out=$("$tmp/prog_static") || fail "the static program failed"
@@ -60,7 +44,7 @@ out=$("$tmp/prog_static") || fail "the static program failed"
 
 # Shared: plain --libs.
 # shellcheck disable=SC2086
-$cc -std=c17 $san $cflags "$tmp/prog.c" -o "$tmp/prog_shared" $(pcx --libs) || fail "shared link"
+$cc -std=c17 $san $cflags "$prog" -o "$tmp/prog_shared" $(pcx --libs) || fail "shared link"
 out=$(LD_LIBRARY_PATH="$libdir" "$tmp/prog_shared") || fail "the shared program failed"
 [ "$out" = "124 44 66" ] || fail "the shared program printed '$out', want '124 44 66'"
 echo "test_install: ok (static and shared, prefix $prefix, flags $cflags $libs_static)"
