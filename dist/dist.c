@@ -402,23 +402,21 @@ static void pack(wg_dist_group *d, bucket *k)
 static void sum_slice(const wg_dist_group *d, bucket *k)
 {
     const size_t m = (size_t)k->cnt[d->rank], P = (size_t)d->size;
-    if (k->dtype == WG_F32) {
-        const float *r = k->recv;
-        float *o = (float *)k->buf + k->off[d->rank];
-        for (size_t j = 0; j < m; j++) {
-            float s = r[j];
-            for (size_t q = 1; q < P; q++) s += r[q * m + j];
-            o[j] = s;
-        }
-    } else {
-        const double *r = k->recv;
-        double *o = (double *)k->buf + k->off[d->rank];
-        for (size_t j = 0; j < m; j++) {
-            double s = r[j];
-            for (size_t q = 1; q < P; q++) s += r[q * m + j];
-            o[j] = s;
-        }
-    }
+#define SUM_SLICE(T)                                                    \
+    do {                                                                \
+        const T *r = k->recv;                                           \
+        T *o = (T *)k->buf + k->off[d->rank];                           \
+        for (size_t j = 0; j < m; j++) {                                \
+            T s = r[j];                                                 \
+            for (size_t q = 1; q < P; q++) s += r[q * m + j];           \
+            o[j] = s;                                                   \
+        }                                                               \
+    } while (0)
+    if (k->dtype == WG_F32)
+        SUM_SLICE(float);
+    else
+        SUM_SLICE(double);
+#undef SUM_SLICE
 }
 
 static void unpack(wg_dist_group *d, const bucket *k)
