@@ -233,31 +233,53 @@ wg_tensor *wg_grad_tensor(const wg_tensor *x)
 
 /* ---- forward mode ---------------------------------------------------------- */
 
-int wg_set_tangent(wg_tape *t, wg_tensor *x, wg_tensor *tx)
+static int set_tangent(wg_tape *t, const char *fn, int level, wg_tensor *x, wg_tensor *tx)
 {
-    if (!tape_ok(t, "set_tangent")) return -1;
-    wg_tensor *xs[2] = {x, tx};
-    if (!wg_check_inputs(t, "set_tangent", 2, xs)) return -1;
-    if (x->dtype != tx->dtype || x->ndim != tx->ndim || memcmp(x->shape, tx->shape, sizeof x->shape) != 0) {
-        char sx[80], st[80];
-        wg_tape_fail(t, WG_ERR_SHAPE, "set_tangent: the tangent must match the tensor: tensor is %s, tangent is %s",
-                wg_fmt_shape(x, sx, sizeof sx), wg_fmt_shape(tx, st, sizeof st));
+    if (!tape_ok(t, fn)) return -1;
+    if (level < 0 || level >= WG_TANGENT_LEVELS) {
+        wg_tape_fail(t, WG_ERR_ARG, "%s: level %d is out of range: levels are 0..%d", fn, level,
+                     WG_TANGENT_LEVELS - 1);
         return -1;
     }
-    if (!wg_idmap_reserve(t, &t->tan, &t->tan_cap, x->id)) return -1;
-    t->tan[x->id] = tx;
-    if (x->id >= t->tan_hi) t->tan_hi = x->id + 1;
+    wg_tensor *xs[2] = {x, tx};
+    if (!wg_check_inputs(t, fn, 2, xs)) return -1;
+    if (x->dtype != tx->dtype || x->ndim != tx->ndim || memcmp(x->shape, tx->shape, sizeof x->shape) != 0) {
+        char sx[80], st[80];
+        wg_tape_fail(t, WG_ERR_SHAPE, "%s: the tangent must match the tensor: tensor is %s, tangent is %s", fn,
+                     wg_fmt_shape(x, sx, sizeof sx), wg_fmt_shape(tx, st, sizeof st));
+        return -1;
+    }
+    struct wg_tan_level *L = &t->lvl[level];
+    if (!wg_idmap_reserve(t, &L->tan, &L->cap, x->id)) return -1;
+    L->tan[x->id] = tx;
+    if (x->id >= L->hi) L->hi = x->id + 1;
     t->fwd_active = true; /* ops now take their general paths, which propagate */
     wg_tape_update_fast(t);
     return 0;
 }
 
-wg_tensor *wg_tangent(const wg_tensor *x)
+int wg_set_tangent(wg_tape *t, wg_tensor *x, wg_tensor *tx) { return set_tangent(t, "set_tangent", 0, x, tx); }
+int wg_set_tangent_at(wg_tape *t, int level, wg_tensor *x, wg_tensor *tx)
 {
-    if (!wg_reader_ok(x, "tangent")) return NULL;
-    const wg_tape *t = x->tape;
-    return x->id < t->tan_hi ? t->tan[x->id] : NULL;
+    return set_tangent(t, "set_tangent_at", level, x, tx);
 }
+
+static wg_tensor *tangent(const wg_tensor *x, const char *fn, int level)
+{
+    if (!wg_reader_ok(x, fn)) return NULL;
+    wg_tape *t = x->tape;
+    if (level < 0 || level >= WG_TANGENT_LEVELS) {
+        if (t->status == WG_OK)
+            wg_tape_fail(t, WG_ERR_ARG, "%s: level %d is out of range: levels are 0..%d", fn, level,
+                         WG_TANGENT_LEVELS - 1);
+        return NULL;
+    }
+    const struct wg_tan_level *L = &t->lvl[level];
+    return x->id < L->hi ? L->tan[x->id] : NULL;
+}
+
+wg_tensor *wg_tangent(const wg_tensor *x) { return tangent(x, "tangent", 0); }
+wg_tensor *wg_tangent_at(const wg_tensor *x, int level) { return tangent(x, "tangent_at", level); }
 
 /* ---- on a recorded graph ------------------------------------------------------ */
 

@@ -54,9 +54,13 @@ wg_tape *wg_tape_new(void) { return wg_tape_new_limited(0); }
  * of line: a first-order loop resets once a step and never comes here. */
 static __attribute__((noinline, cold)) void forget_higher(wg_tape *t)
 {
-    if (t->tan_hi) memset(t->tan, 0, t->tan_hi * sizeof *t->tan);
+    for (int l = 0; l < WG_TANGENT_LEVELS; l++) {
+        struct wg_tan_level *L = &t->lvl[l];
+        if (L->hi) memset(L->tan, 0, L->hi * sizeof *L->tan);
+        L->hi = 0;
+    }
     if (t->lgrad_hi) memset(t->lgrad, 0, t->lgrad_hi * sizeof *t->lgrad);
-    t->tan_hi = t->lgrad_hi = 0;
+    t->lgrad_hi = 0;
     t->fwd_active = false;
 }
 
@@ -92,7 +96,7 @@ void wg_tape_reset(wg_tape *t)
     if (++t->gen == 0) t->gen = 1;
     t->status = WG_OK;
     t->err[0] = 0;
-    if (t->tan_hi | t->lgrad_hi | t->fwd_active) forget_higher(t);
+    if (t->lgrad_hi | t->fwd_active) forget_higher(t); /* fwd_active: tangents were set */
     wg_tape_update_fast(t);
 }
 
@@ -101,7 +105,7 @@ void wg_tape_free(wg_tape *t)
     if (!t) return;
     free_blocks(t->first);
     free_blocks(t->retired);
-    free(t->tan);
+    for (int l = 0; l < WG_TANGENT_LEVELS; l++) free(t->lvl[l].tan);
     free(t->gmap);
     free(t->lgrad);
     free(t->scratch);
@@ -349,33 +353,43 @@ int wg_idmap_reserve(wg_tape *t, wg_tensor ***a, size_t *cap, size_t need)
     return 1;
 }
 
-/* Forward mode: n's tangent from its inputs' (the op's JVP rule), recorded
- * like any op.  The rule's own nodes get none (t->in_jvp): one level.  Out
- * of line, so that wg_node_done stays a few instructions for every other op. */
+/* Forward mode: n's tangents from its inputs' (the op's JVP rule), recorded
+ * like any op, at every tangent level, outermost (0) first.  A rule's own
+ * nodes get tangents only at the levels outside its own (t->jvp_at): the
+ * nodes computing a level-1 tangent carry level-0 tangents, which is
+ * forward-over-forward; level 0's rule nodes get none, so this ends.  Level
+ * 0 goes first because an inner rule may use n itself (exp's tangent is
+ * tx * n), whose outer tangent must then exist.  Out of line, so that
+ * wg_node_done stays a few instructions for every other op. */
 static __attribute__((noinline)) int propagate_tangent(wg_tape *t, wg_tensor *n)
 {
+    const int outer = t->jvp_at, levels = outer ? outer - 1 : WG_TANGENT_LEVELS;
     int k = wg_node_n_in(n);
     wg_tensor *small[8], **tx = small;
-    if (k > 8 && !(tx = wg_arena_alloc(t, (size_t)k * sizeof *tx))) return 0;
-    bool any = false;
-    for (int i = 0; i < k; i++) {
-        wg_tensor *x = wg_node_in(n, i);
-        tx[i] = x && x->id < t->tan_hi ? t->tan[x->id] : NULL;
-        any |= tx[i] != NULL;
+    for (int l = 0; l < levels; l++) {
+        struct wg_tan_level *L = &t->lvl[l];
+        if (!L->hi) continue;
+        if (k > 8 && tx == small && !(tx = wg_arena_alloc(t, (size_t)k * sizeof *tx))) return 0;
+        bool any = false;
+        for (int i = 0; i < k; i++) {
+            wg_tensor *x = wg_node_in(n, i);
+            tx[i] = x && x->id < L->hi ? L->tan[x->id] : NULL;
+            any |= tx[i] != NULL;
+        }
+        if (!any) continue;
+        if (!n->op->jvp) {
+            wg_tape_fail(t, WG_ERR_ARG, "%s: no JVP rule: forward mode cannot pass through this op", n->op->name);
+            return 0;
+        }
+        t->jvp_at = (uint8_t)(l + 1);
+        wg_tensor *tn = n->op->jvp(t, n, tx);
+        t->jvp_at = (uint8_t)outer;
+        if (t->status != WG_OK) return 0;
+        if (!tn) continue; /* a zero tangent */
+        if (!wg_idmap_reserve(t, &L->tan, &L->cap, n->id)) return 0;
+        L->tan[n->id] = tn;
+        if (n->id >= L->hi) L->hi = n->id + 1;
     }
-    if (!any) return 1;
-    if (!n->op->jvp) {
-        wg_tape_fail(t, WG_ERR_ARG, "%s: no JVP rule: forward mode cannot pass through this op", n->op->name);
-        return 0;
-    }
-    t->in_jvp = true;
-    wg_tensor *tn = n->op->jvp(t, n, tx);
-    t->in_jvp = false;
-    if (t->status != WG_OK) return 0;
-    if (!tn) return 1; /* a zero tangent */
-    if (!wg_idmap_reserve(t, &t->tan, &t->tan_cap, n->id)) return 0;
-    t->tan[n->id] = tn;
-    if (n->id >= t->tan_hi) t->tan_hi = n->id + 1;
     return 1;
 }
 
@@ -385,7 +399,7 @@ wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n)
         anomaly_report(n, "forward");
         return NULL;
     }
-    if (t->fwd_active && !t->in_jvp && !propagate_tangent(t, n)) return NULL;
+    if (t->fwd_active && t->jvp_at != 1 && !propagate_tangent(t, n)) return NULL;
     return n;
 }
 

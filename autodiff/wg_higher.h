@@ -13,8 +13,9 @@
  *     computes its own tangent as it runs (its JVP rule), so a JVP costs about
  *     one extra forward pass.  Tangents are recorded too, so a gradient
  *     recorded while tangents are on carries the Hessian-vector product
- *     (forward-over-reverse).  One level: tangents of tangents are not
- *     propagated (forward-over-forward is not built).
+ *     (forward-over-reverse).  wg_set_tangent_at nests forward mode: the
+ *     nodes that compute level-1 tangents carry level-0 tangents, so
+ *     tangents of tangents give second derivatives (forward-over-forward).
  *
  * Example (the lecture's seed expression, its gradient and Hessian):
  *
@@ -70,6 +71,22 @@ wg_tensor *wg_grad_tensor(const wg_tensor *x);
 int wg_set_tangent(wg_tape *t, wg_tensor *x, wg_tensor *tx);
 /* x's tangent (a node of the tape, differentiable), or NULL for zero. */
 wg_tensor *wg_tangent(const wg_tensor *x);
+
+/* Nested forward mode (PyTorch's forward-AD levels, JAX's jvp of jvp):
+ * WG_TANGENT_LEVELS independent tangents per node.  Level 0 is
+ * wg_set_tangent's and the outermost: the nodes an op records to compute
+ * its level-k tangent carry tangents at every level below k, never at k or
+ * above.  So, with level-0 tangent u and level-1 tangent v on the inputs,
+ * wg_tangent_at(wg_tangent_at(y, 1), 0) is the second directional
+ * derivative D2y[u, v] (forward-over-forward), and wg_tangent_at(y, 0) and
+ * wg_tangent_at(y, 1) are the first ones, as with one level.  A level-k
+ * tangent may be any node, itself carrying tangents at levels below k.
+ * The functions behave as wg_set_tangent and wg_tangent; a level outside
+ * 0..WG_TANGENT_LEVELS-1 is the tape error "set_tangent_at: level L is out
+ * of range ..." (or "tangent_at: ..."). */
+enum { WG_TANGENT_LEVELS = 4 };
+int wg_set_tangent_at(wg_tape *t, int level, wg_tensor *x, wg_tensor *tx);
+wg_tensor *wg_tangent_at(const wg_tensor *x, int level);
 
 /* ---- on a recorded graph ---------------------------------------------------- */
 /* N = the total number of elements of xs[0..n); M = out's.  Results are f64,

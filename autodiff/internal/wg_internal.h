@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wg_higher.h"
 #include "wg_ops.h"
 #include "wg_tensor.h"
 
@@ -126,9 +127,16 @@ struct wg_tape {
     bool check_handles;        /* WG_CHECK_HANDLES: reset retires the blocks instead of reusing them */
     bool in_backward;
     bool fwd_active;  /* some node has a tangent: ops propagate tangents (wg_node_done) */
-    bool in_jvp;      /* recording a JVP rule: its nodes get no tangents (one level) */
-    wg_tensor **tan;  /* forward mode: tangent of node id, NULL for zero; tan_cap entries */
-    size_t tan_cap, tan_hi; /* tan_hi: one past the highest id with a tangent this pass */
+    /* 0, or 1 + the level whose JVP rule is being recorded: the rule's nodes
+     * get tangents only at the levels outside it (below that level) */
+    uint8_t jvp_at;
+    /* forward mode, one slot per nesting level (wg_set_tangent_at): the
+     * tangent of node id, NULL for zero; tan_hi: one past the highest id
+     * with a tangent this pass */
+    struct wg_tan_level {
+        wg_tensor **tan;
+        size_t cap, hi;
+    } lvl[WG_TANGENT_LEVELS];
     wg_tensor **gmap; /* recorded backward: the cotangent of node id (scratch, gmap_cap entries) */
     size_t gmap_cap;
     wg_tensor **lgrad; /* wg_backward_ex(CREATE_GRAPH): a leaf's recorded gradient, by id */

@@ -1,5 +1,5 @@
 /* test_higher: every op of ops/ops.def at second order and in forward mode,
- * in f64, three checks per case (hc below):
+ * in f64, four checks per case (hc below):
  *
  *   recorded = numeric   the VJP recorded with the op's own rule (wg_grad_of
  *                        with create_graph) equals the fast numeric VJP, to
@@ -11,7 +11,10 @@
  *                        through wg_gradcheck: its gradient (second
  *                        derivatives, by the numeric VJPs of the recorded
  *                        nodes) against central differences of the first
- *                        derivative (rtol 1e-6, atol 1e-7).
+ *                        derivative (rtol 1e-6, atol 1e-7);
+ *   forward over forward with tangents u (level 0) and v (level 1): D2y[u, v]
+ *                        against central differences of the JVP along v,
+ *                        moved along u (rtol 1e-6, atol 1e-7).
  *
  * The case list is generated from ops.def, as in test_gradcheck: an op
  * without a case here fails to link.  Inputs avoid kinks as there.  Then the
@@ -50,6 +53,25 @@ static double *eval(wg_gradcheck_fn f, void *ctx, int n, wg_param *const *ps, si
     }
     wg_tape_free(t);
     return v;
+}
+
+/* f's JVP along v at the params' current values (one tangent level), as
+ * doubles (m of them, malloc'd); NULL on error. */
+static double *jvp_values(wg_gradcheck_fn f, void *ctx, int n, wg_param *const *ps, const double *v, size_t m)
+{
+    wg_tape *t = wg_tape_new();
+    wg_tensor *lv[MAX_IN];
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        lv[i] = wg_use(t, ps[i]);
+        wg_set_tangent(t, lv[i], cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, v + off, false));
+        off += ps[i]->numel;
+    }
+    wg_tensor *y = f(t, lv, ctx), *ty = y ? wg_tangent(y) : NULL;
+    double *r = y ? calloc(m ? m : 1, sizeof *r) : NULL;
+    for (size_t e = 0; r && ty && e < m; e++) r[e] = wg_get(ty, e);
+    wg_tape_free(t);
+    return r;
 }
 
 typedef struct {
@@ -164,6 +186,63 @@ static void hc(const char *label, wg_gradcheck_fn f, void *ctx, int n, const in_
         }
         CHECK(worst <= 0, "%s: JVP differs from central differences at output %zu: %.10g vs %.10g", where, at,
               ty ? wg_get(ty, at) : 0.0, yp && ym ? (yp[at] - ym[at]) / (2 * h) : NAN);
+        wg_tape_free(t);
+    }
+
+    /* 4. forward over forward: with tangents u at level 0 and v at level 1,
+     * the level-0 tangent of y's level-1 tangent is D2y[u, v]: against the
+     * central difference of the one-level JVP along v, moved along u, and
+     * the level-1 tangent alone against that JVP. */
+    {
+        double *u = malloc((N ? N : 1) * sizeof *u);
+        cu_fill(u, N, FILL_NORMAL);
+        wg_tape *t = wg_tape_new();
+        wg_tensor *lv[MAX_IN];
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            lv[i] = wg_use(t, ps[i]);
+            wg_tensor *tu = cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, u + off, false);
+            wg_tensor *tv = cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, v + off, false);
+            CHECK(wg_set_tangent_at(t, 0, lv[i], tu) == 0 && wg_set_tangent_at(t, 1, lv[i], tv) == 0,
+                  "%s: set_tangent_at: %s", where, wg_tape_error(t));
+            off += ps[i]->numel;
+        }
+        wg_tensor *y = f(t, lv, ctx);
+        CHECK(y != NULL, "%s: f with two tangent levels: %s", where, wg_tape_error(t));
+        wg_tensor *tv = y ? wg_tangent_at(y, 1) : NULL, *tuv = tv ? wg_tangent_at(tv, 0) : NULL;
+        double *jp = NULL, *jm = NULL, *j0 = NULL;
+        const double h = cbrt(DBL_EPSILON);
+        double *saved = malloc((N ? N : 1) * sizeof *saved);
+        off = 0;
+        for (int i = 0; i < n; i++)
+            for (size_t e = 0; e < ps[i]->numel; e++) saved[off++] = ((double *)ps[i]->data)[e];
+        for (int sgn = 1; sgn >= -1; sgn--) {
+            off = 0;
+            for (int i = 0; i < n; i++)
+                for (size_t e = 0; e < ps[i]->numel; e++, off++)
+                    ((double *)ps[i]->data)[e] = saved[off] + sgn * h * u[off];
+            double **dst = sgn == 1 ? &jp : sgn == 0 ? &j0 : &jm;
+            *dst = jvp_values(f, ctx, n, ps, v, m);
+        }
+        free(saved);
+        double worst = 0, worst1 = 0;
+        size_t at = 0, at1 = 0;
+        for (size_t e = 0; y && jp && jm && j0 && e < m; e++) {
+            double fd = (jp[e] - jm[e]) / (2 * h), an = tuv ? wg_get(tuv, e) : 0;
+            double excess = fabs(fd - an) - (1e-7 + 1e-6 * fmax(fabs(fd), fabs(an)));
+            if (excess > worst) worst = excess, at = e;
+            double a1 = tv ? wg_get(tv, e) : 0;
+            double err1 = fabs(a1 - j0[e]) / fmax(1.0, fabs(j0[e]));
+            if (err1 > worst1) worst1 = err1, at1 = e;
+        }
+        CHECK(worst <= 0, "%s: forward over forward differs from differences of the JVP at output %zu: %.10g vs %.10g",
+              where, at, tuv ? wg_get(tuv, at) : 0.0, jp && jm ? (jp[at] - jm[at]) / (2 * h) : NAN);
+        CHECK(worst1 <= 1e-12, "%s: the level-1 tangent differs from the one-level JVP at output %zu by %.3g", where,
+              at1, worst1);
+        free(jp);
+        free(jm);
+        free(j0);
+        free(u);
         wg_tape_free(t);
     }
 
@@ -802,6 +881,29 @@ static void api_cases(void)
     wg_tape_reset(t);
     CHECK(wg_tangent(old) == NULL && wg_grad_tensor(old) == NULL, "a stale handle gave a tangent");
     CHECK_STR(wg_tape_error(t), "tangent: invalid handle: the tensor was recorded before the last wg_tape_reset");
+    /* forward over forward, exactly: f = x^2 y^3 + exp(x y) at (1, 2); level 0
+     * along x, level 1 along y: d2f/dxdy = 6 x y^2 + (1 + x y) exp(x y) */
+    wg_tape_reset(t);
+    x = wg_var(t, 1);
+    y = wg_var(t, 2);
+    wg_tensor *one = wg_scalar(t, WG_F64, 1, false);
+    CHECK(wg_set_tangent_at(t, 0, x, one) == 0 && wg_set_tangent_at(t, 1, y, one) == 0, "%s", wg_tape_error(t));
+    f = wg_add(t, wg_mul(t, wg_pow(t, x, 2), wg_pow(t, y, 3)), wg_exp(t, wg_mul(t, x, y)));
+    wg_tensor *fx = wg_tangent_at(f, 0), *fy = wg_tangent_at(f, 1), *fxy = fy ? wg_tangent_at(fy, 0) : NULL;
+    double e2 = exp(2.0);
+    CHECK(fx && fy && fxy && fabs(wg_item(fx) - (16 + 2 * e2)) < 1e-12 && fabs(wg_item(fy) - (12 + e2)) < 1e-12 &&
+              fabs(wg_item(fxy) - (24 + 3 * e2)) < 1e-12,
+          "forward over forward: fx %g fy %g fxy %g, want %g %g %g", fx ? wg_item(fx) : NAN, fy ? wg_item(fy) : NAN,
+          fxy ? wg_item(fxy) : NAN, 16 + 2 * e2, 12 + e2, 24 + 3 * e2);
+    /* level 0 is the outermost: the nodes of its rules carry no level-1
+     * tangent (the two perturbations stay apart) */
+    CHECK(fx && wg_tangent_at(fx, 1) == NULL, "a level-0 tangent node carries a level-1 tangent");
+    CHECK(wg_set_tangent_at(t, WG_TANGENT_LEVELS, x, one) == -1, "level out of range must fail");
+    CHECK_STR(wg_tape_error(t), "set_tangent_at: level 4 is out of range: levels are 0..3");
+    wg_tape_reset(t);
+    x = wg_var(t, 1);
+    CHECK(wg_tangent_at(x, -1) == NULL, "level -1 gave a tangent");
+    CHECK_STR(wg_tape_error(t), "tangent_at: level -1 is out of range: levels are 0..3");
     wg_tape_free(t);
 }
 
