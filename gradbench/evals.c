@@ -1067,10 +1067,10 @@ static const struct {
 } modules[] = {
     {"hello", hello_prepare}, {"lse", lse_prepare}, {"llsq", llsq_prepare}, {"det", det_prepare},
     {"ode", ode_prepare},     {"gmm", gmm_prepare}, {"lstm", lstm_prepare}, {"ba", ba_prepare},
-    {"kmeans", kmeans_prepare},
+    {"kmeans", kmeans_prepare}, {"particle", gb_particle_prepare}, {"saddle", gb_saddle_prepare},
 };
 
-const char *gb_module_list(void) { return "hello lse llsq det ode gmm lstm ba kmeans"; }
+const char *gb_module_list(void) { return "hello lse llsq det ode gmm lstm ba kmeans particle saddle"; }
 
 bool gb_module_known(const char *module)
 {

@@ -39,6 +39,9 @@ typedef struct gb_job {
 bool gb_module_known(const char *module);
 /* Parses `input` for module/function into job; 0, or -1 with job->err set. */
 int gb_prepare(const char *module, const char *function, const cJSON *input, gb_job *job);
+/* particle and saddle (nested.c), for evals.c's module table */
+int gb_particle_prepare(const char *fn, const cJSON *in, gb_job *j);
+int gb_saddle_prepare(const char *fn, const cJSON *in, gb_job *j);
 /* "hello lse ..." */
 const char *gb_module_list(void);
 

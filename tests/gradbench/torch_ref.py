@@ -20,6 +20,10 @@ mathematics, in torch float64 with torch's autograd:
          of one observation by torch.autograd.functional.jacobian
   kmeans distances as differences (not wengert's |p|^2+|c|^2-2pc), the
          Hessian in full by torch.autograd.functional.hessian, its diagonal
+  particle, saddle  GradBench's descent; the inner derivatives from calculus,
+         the outer one (through the whole trajectory / inner descent) by
+         torch.autograd; every variant (rr rf fr ff) against the one answer,
+         and the answers GradBench's evals hard-code for their inputs
 
 Every number must agree to 1e-8 relative (elementwise, |a - b| <=
 1e-8 (|b| + 1e-6 max|b|): an element that is zero up to the rounding of a
@@ -283,23 +287,23 @@ def ba_expected(inp, function):
 # ---- the eval cases ------------------------------------------------------------------
 
 
-def check_eval(tool, module, function, inp, want):
-    r = tool.evaluate(module, function, inp | {"min_runs": 2, "min_seconds": 0})
+def check_eval(tool, module, function, inp, want, runs=2):
+    r = tool.evaluate(module, function, inp | {"min_runs": runs, "min_seconds": 0})
     name = f"{module}::{function}"
     if not r.get("success"):
         fail(f"{name}: {r.get('error')}")
         return
     tm = r.get("timings")
-    if not isinstance(tm, list) or len(tm) < 2 or any(
+    if not isinstance(tm, list) or len(tm) < runs or any(
             set(e) != {"name", "nanoseconds"} or e["name"] != "evaluate" or not isinstance(e["nanoseconds"], int)
             or e["nanoseconds"] < 0 for e in tm):
-        fail(f"{name}: timings {str(tm)[:200]} is not >= 2 evaluate entries")
+        fail(f"{name}: timings {str(tm)[:200]} is not >= {runs} evaluate entries")
     close(name, r["output"], want)
 
 
 def run_evals(tool, rng):
     tool.send({"kind": "start", "eval": "all"})
-    for mod in ["hello", "lse", "llsq", "det", "ode", "gmm", "lstm", "ba", "kmeans"]:
+    for mod in ["hello", "lse", "llsq", "det", "ode", "gmm", "lstm", "ba", "kmeans", "particle", "saddle"]:
         r = tool.send({"kind": "define", "module": mod})
         if r.get("success") is not True:
             fail(f"define {mod}: {r}")
@@ -392,6 +396,131 @@ def run_evals(tool, rng):
         check_eval(tool, "kmeans", "dir", inp, (J / H).tolist())
 
 
+# ---- particle and saddle: nested derivatives -------------------------------------------
+# One reference answer per input, which all four variants (rr rf fr ff) must
+# give.  The descent is GradBench's tools' schedule (descend).  The inner
+# derivatives are written from the mathematics -- particle's force
+# -grad_x p = sum_c (x - c)/|x - c|^3, saddle's inner gradient of -f, 2 p2 --
+# and the outer derivative, through the whole Euler trajectory or inner
+# descent, is torch.autograd's.  So the tool's nested AD is checked against
+# first-order AD plus calculus (and a nested torch.autograd reference took
+# ~40 s for one particle input here).  GradBench's own evals hard-code the
+# answers for w = 0 and start = [1, 1] (evals particle/saddle run.py); those
+# are checked too.
+
+GRADBENCH_PARTICLE_W0 = 0.2071918746486116
+GRADBENCH_SADDLE_11 = 8.246324826140356e-06
+
+
+def descend(f, g, x):
+    """argmin of f from x (a list of floats), g its gradient: eta starts at
+    1e-5; stop when |g| <= 1e-5 or the step is <= 1e-5; a step that lowers f
+    is taken, 10 taken in a row double eta (an iteration of its own), one that
+    does not lower f halves eta."""
+    fx, gx, eta, i = f(x), g(x), 1e-5, 0
+    while True:
+        if math.sqrt(sum(v * v for v in gx)) <= 1e-5:
+            return x
+        if i == 10:
+            eta, i = eta * 2, 0
+            continue
+        xp = [a - eta * b for a, b in zip(x, gx)]
+        if math.sqrt(sum((a - b) ** 2 for a, b in zip(x, xp))) <= 1e-5:
+            return x
+        fxp = f(xp)
+        if fxp < fx:
+            x, fx, gx, i = xp, fxp, g(xp), i + 1
+        else:
+            eta, i = eta / 2, 0
+
+
+def grad_at(f, v):
+    x = t(v).requires_grad_(True)
+    y = f(x)
+    (d,) = torch.autograd.grad(y, x)
+    return d.tolist()
+
+
+def particle_x0_squared(w):
+    """Euler from (0, 8) at (0.75, 0), dt 0.1, charges (10, 10 - w) and (10, 0),
+    until the new y <= 0; x of the linear crossing, squared.  w: shape [1]."""
+    charges = [torch.cat([t([10.0]), 10.0 - w]), t([10.0, 0.0])]
+    x, xd = t([0.0, 8.0]), t([0.75, 0.0])
+    for _ in range(100000):
+        force = sum((x - c) / ((x - c) ** 2).sum() ** 1.5 for c in charges)
+        xn = x + 0.1 * xd
+        if xn[1].item() > 0:
+            x, xd = xn, xd + 0.1 * force
+            continue
+        dtf = -x[1] / xd[1]
+        return (x[0] + dtf * xd[0]) ** 2
+    raise RuntimeError("particle reference: no crossing")
+
+
+def particle_ref(w0):
+    import torch.autograd.forward_ad as fwAD
+
+    def f(v):
+        with torch.no_grad():
+            return particle_x0_squared(t(v)).item()
+
+    def g(v):  # one variable: torch's forward mode (2x faster here than its reverse)
+        with torch.no_grad(), fwAD.dual_level():
+            return [fwAD.unpack_dual(particle_x0_squared(fwAD.make_dual(t(v), t([1.0])))).tangent.item()]
+
+    return descend(f, g, [w0])[0]
+
+
+def saddle_f(p1, p2):
+    return (p1 ** 2).sum() - (p2 ** 2).sum()
+
+
+def saddle_ref(start):
+    def r1_cost(p1):
+        # the inner argmax over p2 (the descent on -f, gradient 2 p2) as torch
+        # ops, so the outer derivative goes through it
+        h = lambda p2: (-saddle_f(p1, p2)).item()
+        x = t(start)
+        fx, gx, eta, i = h(x), 2 * x, 1e-5, 0
+        while True:
+            if math.sqrt((gx ** 2).sum().item()) <= 1e-5:
+                break
+            if i == 10:
+                eta, i = eta * 2, 0
+                continue
+            xp = x - eta * gx
+            if math.sqrt(((x - xp) ** 2).sum().item()) <= 1e-5:
+                break
+            fxp = h(xp)
+            if fxp < fx:
+                x, fx, gx, i = xp, fxp, 2 * xp, i + 1
+            else:
+                eta, i = eta / 2, 0
+        return saddle_f(p1, x)
+
+    r1 = descend(lambda v: r1_cost(t(v)).item(), lambda v: grad_at(r1_cost, v), list(start))
+    p1 = t(r1)
+    neg_f2 = lambda p2: -saddle_f(p1, p2)
+    r2 = descend(lambda v: neg_f2(t(v)).item(), lambda v: grad_at(neg_f2, v), list(start))
+    return r1 + r2
+
+
+def run_nested(tool):
+    variants = ["rr", "rf", "fr", "ff"]
+    for w0 in [0.0, 1.0]:
+        want = particle_ref(w0)
+        if w0 == 0.0:
+            close("particle reference vs GradBench's w=0 answer", want, GRADBENCH_PARTICLE_W0)
+        for fn in variants:
+            check_eval(tool, "particle", fn, {"w": w0}, want, runs=1)
+    for start in [[1.0, 1.0], [-0.75, 2.5]]:
+        want = saddle_ref(start)
+        if start == [1.0, 1.0]:
+            close("saddle reference vs GradBench's [1,1] answer", want, [GRADBENCH_SADDLE_11] * 4)
+        for fn in variants:
+            check_eval(tool, "saddle", fn, {"start": start}, want, runs=1)
+
+
 # ---- protocol robustness ----------------------------------------------------------------
 
 
@@ -433,7 +562,7 @@ def protocol_cases(exe):
         ('{"id":0,"kind":"start","eval":"x"}', None),
         ('{"id":1,"kind":"bogus"}', ["bogus"]),
         ('{"id":2}', ["kind"]),
-        ('{"id":3,"kind":"define","module":"particle"}', ["particle"]),
+        ('{"id":3,"kind":"define","module":"nosuch"}', ["nosuch"]),
         ('{"id":4,"kind":"define"}', ["module"]),
         ('{"id":5,"kind":"evaluate","module":"nope","function":"f","input":{}}', ["nope"]),
         ('{"id":6,"kind":"evaluate","module":"lse","function":"hessian","input":{"x":[1]}}', ["hessian"]),
@@ -506,6 +635,7 @@ def main():
     tool = Tool(exe)
     try:
         run_evals(tool, rng)
+        run_nested(tool)
     finally:
         tool.close()
     protocol_cases(exe)
