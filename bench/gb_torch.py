@@ -229,8 +229,31 @@ def ba_fn(inp, grad):
     return run
 
 
-FNS = {"lse": lse_fn, "llsq": llsq_fn, "det": det_fn, "ode": ode_fn, "gmm": gmm_fn, "lstm": lstm_fn, "ba": ba_fn}
-DERIV = {"gradient", "jacobian"}
+def kmeans_fn(inp, grad):
+    P = torch.tensor(inp["points"], dtype=F64)
+    C0 = torch.tensor(inp["centroids"], dtype=F64)
+    pp = (P * P).sum(1, keepdim=True)
+
+    def cost(C):
+        D = pp + (C * C).sum(1)[None, :] - 2 * P @ C.T  # [n,k] squared distances
+        return D.min(1).values.sum()
+
+    def run():
+        if not grad:
+            return cost(C0).item()
+        # dir = J / diag(H); the Hessian is diagonal, so diag(H) = H 1: the
+        # gradient of sum(J), reverse over reverse (create_graph).
+        C = C0.clone().requires_grad_(True)
+        (J,) = torch.autograd.grad(cost(C), C, create_graph=True)
+        (H,) = torch.autograd.grad(J.sum(), C)
+        return (J.detach() / H).tolist
+
+    return run
+
+
+FNS = {"lse": lse_fn, "llsq": llsq_fn, "det": det_fn, "ode": ode_fn, "gmm": gmm_fn, "lstm": lstm_fn, "ba": ba_fn,
+       "kmeans": kmeans_fn}
+DERIV = {"gradient", "jacobian", "dir"}
 
 
 def main():

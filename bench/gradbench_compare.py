@@ -24,7 +24,9 @@ normalised difference), so a fast wrong answer cannot pass.
 
 Targets (issue 11): the derivative faster than PyTorch's and ADOL-C's, and
 derivative/primal at or below the best tool's ratio in GradBench's nightly
-table: gmm 1.3, lse 1.2, llsq 1.4, ode 1.6, lstm 2.1, det 3.5, ba 9.6.
+table: gmm 1.3, lse 1.2, llsq 1.4, ode 1.6, lstm 2.1, det 3.5, ba 9.6, kmeans 1.4.
+kmeans's derivative is GradBench's `dir`, J / diag(H): a gradient and a
+second-order pass (the ratio is dir/cost).
 """
 import argparse
 import json
@@ -39,10 +41,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TARGET = {"gmm": 1.3, "lse": 1.2, "llsq": 1.4, "ode": 1.6, "lstm": 2.1, "det": 3.5, "ba": 9.6}
+TARGET = {"gmm": 1.3, "lse": 1.2, "llsq": 1.4, "ode": 1.6, "lstm": 2.1, "det": 3.5, "ba": 9.6, "kmeans": 1.4}
 FUNCS = {"lse": ("primal", "gradient"), "llsq": ("primal", "gradient"), "det": ("primal", "gradient"),
          "ode": ("primal", "gradient"), "gmm": ("objective", "jacobian"), "lstm": ("objective", "jacobian"),
-         "ba": ("objective", "jacobian")}
+         "ba": ("objective", "jacobian"), "kmeans": ("cost", "dir")}
 ADOLC = {"det", "ode", "gmm"}
 PAUSE = 0.2
 
@@ -83,6 +85,13 @@ def workloads(full, quick):
         add("ba", f"n={n},m={m},p={p}", {"n": n, "m": m, "p": p, "cam": cam,
                                           "x": [float(v) for v in rng.uniform(-1, 1, 3) + [0, 0, 6]],
                                           "w": float(rng.uniform(0.5, 1.5)), "feat": list(rng.uniform(-1, 1, 2))})
+    # kmeans: as GradBench's eval, points uniform in [0,1)^d and the centroids
+    # the last k points (every cluster nonempty); its default grid is k in
+    # {10, 100, 1000}, n in {1000, 10000, 100000}, d in {8, 16}.
+    kms = [(10, 1000, 8), (100, 10000, 16)] + ([(1000, 10000, 16), (100, 100000, 16)] if full else [])
+    for k, n, d in (kms if not quick else [(10, 1000, 8)]):
+        pts = rng.random((n, d)).tolist()
+        add("kmeans", f"k={k},n={n},d={d}", {"points": pts, "centroids": pts[-k:]})
     return w
 
 
@@ -143,7 +152,7 @@ def main():
     ap.add_argument("--adolc", default="", help="gb_adolc (empty: no ADOL-C)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="one size per eval, 2 rounds")
-    ap.add_argument("--full", action="store_true", help="also the largest ode (4 GB of tape) and more gmm sizes")
+    ap.add_argument("--full", action="store_true", help="also the largest ode (4 GB of tape), more gmm and kmeans sizes")
     ap.add_argument("--only", default="", help="comma-separated evals")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--wall", action="store_true", help="wall-clock time (default: each tool's thread CPU time)")
@@ -182,7 +191,7 @@ def main():
                     ms, _ = tools[n].evaluate(mod, fn, inp, 3)
                     samples[n] += ms
                     time.sleep(PAUSE)
-            kind = "deriv" if fn in ("gradient", "jacobian") else "primal"
+            kind = "deriv" if fn in ("gradient", "jacobian", "dir") else "primal"
             for n in names:
                 row[f"{n}_{kind}"] = min(samples[n])
                 row[f"{n}_{kind}_median"] = statistics.median(samples[n])
