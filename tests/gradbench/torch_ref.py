@@ -36,6 +36,7 @@ Exits 77 (meson's "skipped") when torch is not installed.
 """
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -505,15 +506,24 @@ def saddle_ref(start):
     return r1 + r2
 
 
+# ff needs forward over forward (nested tangent levels), which this wengert
+# does not have yet: the tool must refuse it with an error naming it.
+FF_IMPLEMENTED = False
+
+
 def run_nested(tool):
-    variants = ["rr", "rf", "fr", "ff"]
-    for w0 in [0.0, 1.0]:
+    variants = ["rr", "rf", "fr", "ff"] if FF_IMPLEMENTED else ["rr", "rf", "fr"]
+    for mod, inp in [("particle", {"w": 0.0}), ("saddle", {"start": [1.0, 1.0]})]:
+        if not FF_IMPLEMENTED:
+            expect_error(tool.evaluate(mod, "ff", inp), f"{mod}::ff", ["forward over forward"])
+    small = bool(os.environ.get("WG_TEST_SMALL"))  # scripts/test's ThreadSanitizer pass: one input each
+    for w0 in [0.0] if small else [0.0, 1.0]:
         want = particle_ref(w0)
         if w0 == 0.0:
             close("particle reference vs GradBench's w=0 answer", want, GRADBENCH_PARTICLE_W0)
         for fn in variants:
             check_eval(tool, "particle", fn, {"w": w0}, want, runs=1)
-    for start in [[1.0, 1.0], [-0.75, 2.5]]:
+    for start in [[1.0, 1.0]] if small else [[1.0, 1.0], [-0.75, 2.5]]:
         want = saddle_ref(start)
         if start == [1.0, 1.0]:
             close("saddle reference vs GradBench's [1,1] answer", want, [GRADBENCH_SADDLE_11] * 4)
