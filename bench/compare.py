@@ -31,10 +31,22 @@ PAUSE = 0.2  # seconds between two workers
 MLP = ["mlp_a_b128", "mlp_a_b32", "mlp_a_b1", "mlp_b_b128"]
 
 
+# The scalar chain by size (f64): wengert and ADOL-C record and differentiate
+# it (and replay it at new inputs) at every size, PyTorch up to 1e5 ops (7-8
+# us per op: a 1e7-op chain would take over a minute a run).
+CHAIN_SIZES = ["1e3", "1e5", "1e6", "1e7"]
+TORCH_CHAIN_MAX = 1e5
+
+
+def chain_iters(size):
+    """Iterations per run of a chain workload: about 2e6 ops a run, at least one."""
+    return max(1, int(2e6 / float(size)))
+
+
 class Worker:
-    def __init__(self, name, argv, env):
+    def __init__(self, name, argv, env, cwd=ROOT):
         self.name = name
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=ROOT,
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=cwd,
                                   text=True, bufsize=1)
 
     def ask(self, line):
@@ -103,6 +115,7 @@ def main():
     ap.add_argument("--every-config", action="store_true",
                     help="also OpenBLAS with glibc malloc settings (jemalloc was faster in every run so far)")
     ap.add_argument("--wg-bench", default=os.path.join(ROOT, "build-bench", "bench", "wg_bench"))
+    ap.add_argument("--adolc-bench", default="", help="the ADOL-C worker (bench/adolc_bench); empty: none")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     a = ap.parse_args()
     threads = [int(x) for x in a.threads.split(",")]
@@ -116,8 +129,12 @@ def main():
              "mnist_epoch": (1, 1), "grad_mlp": (10 if q else 50, 10 if q else 50),
              "hvp_mlp": (5 if q else 20, 5 if q else 20), "hvp_mlp_fwd": (5 if q else 20, 0),
              "hessian_seed": (200 if q else 2000, 5 if q else 20)}
+    for size in CHAIN_SIZES:
+        UNITS["chain_record_" + size] = "ns/op"
+        iters["chain_record_" + size] = (chain_iters(size), 1 if float(size) <= TORCH_CHAIN_MAX else 0)
     names = [w for w in iters if not a.only or w in a.only.split(",") or
-             (w == "scalar_chain_floor" and "scalar_chain" in a.only.split(","))]
+             (w == "scalar_chain_floor" and "scalar_chain" in a.only.split(",")) or
+             (w.startswith("chain_record_") and "chain" in a.only.split(","))]
     have_mnist = os.path.exists(os.path.join(ROOT, "data", "mnist", "train-images-idx3-ubyte"))
     if "mnist_epoch" in names and not have_mnist:
         print("mnist_epoch: skipped, data/mnist/ is missing (scripts/fetch-mnist puts it there)")
@@ -134,6 +151,12 @@ def main():
     wg = Worker("wengert", [a.wg_bench], dict(os.environ))
     wg.ask("load " + data)
     wg_info = wg.ask("info")
+    adolc, adolc_info = None, None
+    if a.adolc_bench and any(w.startswith("chain_") or w == "seed_expression" for w in names):
+        wd = os.path.join(a.out, "adolc")  # its tapes are in memory; any file it writes lands here
+        os.makedirs(wd, exist_ok=True)
+        adolc = Worker("adolc", [os.path.abspath(a.adolc_bench)], dict(os.environ), cwd=wd)
+        adolc_info = adolc.ask("info")
     torch_workers = {}  # (threads, config) -> Worker
     env_notes = {}
     for n in threads:
@@ -160,6 +183,7 @@ def main():
             print(f"WARNING {wl}: the two sides disagree: wengert {cw}, pytorch {ct}")
 
     meas = {}  # (workload, threads) -> {"wengert": [...], "floor": [...], config: [...]}
+    extras = {}  # (workload, side) -> the last reply (bytes per op, checksum)
     t_start = time.time()
     load_before = os.getloadavg()
     for n in threads:
@@ -172,13 +196,19 @@ def main():
                 sides.append(("floor", wg, f"floor {wl} {wi}"))
             if wl == "scalar_chain" and wg_info.get("cpp"):  # the same chain through wengert.hpp
                 sides.append(("cpp", wg, f"run scalar_chain_cpp {wi}"))
+            if adolc and (wl.startswith("chain_record_") or wl == "seed_expression"):
+                sides.append(("adolc", adolc, f"run {wl} {wi}"))
+                if wl.startswith("chain_record_"):  # gradient(tag, ...) of the taped chain at new inputs
+                    sides.append(("adolc_replay", adolc, f"run {wl.replace('record', 'replay')} {wi}"))
             if ti:
                 sides += [(c, torch_workers[(n, c)], f"run {wl} {ti}") for c in cfgs]
             m = {s: [] for s, _, _ in sides}
             warm = warm_of.get(wl, 1)
             for r in range(reps_of.get(wl, reps) + warm):  # the first `warm` rounds warm up
                 for s, w, cmd in sides:
-                    v = w.ask(cmd)["value"]
+                    reply = w.ask(cmd)
+                    v = reply["value"]
+                    extras[(wl, s)] = reply
                     if r >= warm:
                         m[s].append(v)
                     # Let the threads of the side that ran go idle before the next
@@ -205,6 +235,8 @@ def main():
         mem = {"wengert": wgm, "pytorch": tm, "steps": int(steps)}
 
     wg.close()
+    if adolc:
+        adolc.close()
     for w in torch_workers.values():
         w.close()
 
@@ -217,6 +249,20 @@ def main():
         if wl == "scalar_chain" and ("scalar_chain_floor", n) in meas:
             f = meas[("scalar_chain_floor", n)]["wengert"]
             results.append({"workload": wl, "threads": n, "wengert": x, "floor": f, "unit": unit, "of_floor": x / f})
+        if wl.startswith("chain_record_") or (wl == "seed_expression" and "adolc" in m):
+            r = {"workload": wl, "threads": n, "wengert": x, "unit": unit,
+                 "wengert_bytes_per_op": extras[(wl, "wengert")].get("bytes_per_op")}
+            if "adolc" in m:
+                r.update(adolc=m["adolc"], adolc_speedup=m["adolc"] / x,
+                         adolc_bytes_per_op=extras[(wl, "adolc")].get("bytes_per_op"),
+                         adolc_in_memory=extras[(wl, "adolc")].get("in_memory"))
+            if "adolc_replay" in m:
+                r.update(adolc_replay=m["adolc_replay"], adolc_replay_vs_wengert=m["adolc_replay"] / x)
+            if wl == "seed_expression":
+                r["workload"] = "seed_expression_adolc"  # bytes: the whole tape, per evaluation
+            results.append(r)
+            if wl.startswith("chain_record_") and "default" not in m:
+                continue
         if "floor" in m:
             results.append({"workload": wl, "threads": n, "wengert": x, "floor": m["floor"], "unit": unit,
                             "of_floor": x / m["floor"]})
@@ -251,6 +297,7 @@ def main():
         "date": time.strftime("%Y-%m-%d %H:%M"), "mode": "quick" if q else "full", "reps": reps,
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "kernel": platform.release()},
         "wengert": wg_info, "pytorch": {k: t_info[k] for k in ("torch", "numpy", "config", "parallel")},
+        "adolc": adolc_info,
         "pytorch_configs": env_notes, "pytorch_blas_note": blas_note(openblas_dir, jemalloc),
         "iterations": iters, "checks": checks, "memory": mem,
         "load_average": {"before": load_before, "after": os.getloadavg()}, "seconds": time.time() - t_start,
@@ -318,8 +365,35 @@ def print_table(rows, results, mem, wg_info, t_info, quick):
               f"RSS growth from step 1 to {mem['steps']}: wengert {w['after_last_mib'] - w['after_first_mib']:+.2f} MiB "
               f"(tape {w['tape_first_bytes']} -> {w['tape_last_bytes']} bytes), pytorch "
               f"{t['after_last_mib'] - t['after_first_mib']:+.2f} MiB")
+    chain_table(results)
     print()
     targets(results, mem)
+
+
+def chain_table(results):
+    """The f64 scalar chain by size: ns per op (record + gradient; replay at new inputs) and tape bytes per op."""
+    rows = [r for r in results if r["workload"].startswith("chain_record_") and "wengert_bytes_per_op" in r]
+    if not rows:
+        return
+    torch = {(r["workload"], r["threads"]): r["pytorch"] for r in results
+             if r["workload"].startswith("chain_record_") and "pytorch" in r}
+    print()
+    print("scalar chain by size (f64, y*a and y+b alternating; ns/op; bytes/op = tape bytes / ops):")
+    hdr = ("ops", "thr", "wengert", "B/op", "ADOL-C", "B/op", "ADOL-C/wengert", "ADOL-C replay", "ADOL-C replay/wengert record",
+           "torch best", "torch/wengert")
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    for r in rows:
+        t = torch.get((r["workload"], r["threads"]))
+        print(f"| {r['workload'][len('chain_record_'):]} | {r['threads']} | {fmt(r['wengert'])} | "
+              f"{fmt(r['wengert_bytes_per_op'])} | {fmt(r.get('adolc'))} | {fmt(r.get('adolc_bytes_per_op'))} | "
+              f"{fmt(r.get('adolc_speedup'))} | {fmt(r.get('adolc_replay'))} | {fmt(r.get('adolc_replay_vs_wengert'))} | "
+              f"{fmt(t)} | {fmt(t / r['wengert']) if t else '-'} |")
+    for r in results:
+        if r["workload"] == "seed_expression_adolc" and "adolc" in r:
+            print(f"seed_expression, {r['threads']} thread(s): wengert {fmt(r['wengert'])} ns/eval "
+                  f"({fmt(r['wengert_bytes_per_op'])} tape bytes), ADOL-C {fmt(r['adolc'])} ns/eval "
+                  f"({fmt(r['adolc_bytes_per_op'])} tape bytes), ADOL-C/wengert {r['adolc_speedup']:.3g}x")
 
 
 def targets(results, mem):
@@ -335,6 +409,21 @@ def targets(results, mem):
     if r:
         out.append((f"scalar_chain <= 10 ns/op", r["wengert"] <= 10, f"{r['wengert']:.3g} ns/op"))
         out.append((f"scalar_chain >= 500x PyTorch", r["speedup"] >= 500, f"{r['speedup']:.3g}x"))
+    chain = {r["workload"][len("chain_record_"):]: r for r in results
+             if r["workload"].startswith("chain_record_") and r["threads"] == nmax and "wengert_bytes_per_op" in r}
+    if "1e5" in chain:
+        out.append(("chain_record_1e5 (f64) <= 5 ns/op", chain["1e5"]["wengert"] <= 5, f"{chain['1e5']['wengert']:.3g} ns/op"))
+    if "1e7" in chain:
+        out.append(("chain_record_1e7 (f64) <= 6 ns/op", chain["1e7"]["wengert"] <= 6, f"{chain['1e7']['wengert']:.3g} ns/op"))
+    if len(chain) > 1:
+        v = [r["wengert"] for r in chain.values()]
+        out.append(("chain_record flat within 1.25x over its sizes", max(v) <= 1.25 * min(v), f"{max(v) / min(v):.3g}x"))
+        b = max(r["wengert_bytes_per_op"] for r in chain.values())
+        out.append(("chain_record <= 32 tape bytes per op", b <= 32, f"{b:.4g} B/op"))
+    for size, r in chain.items():
+        if "adolc" in r:
+            out.append((f"chain_record_{size}: faster than ADOL-C record+gradient", r["adolc_speedup"] > 1,
+                        f"{r['adolc_speedup']:.3g}x"))
     r = get("scalar_chain_cpp", nmax, "of_c")
     if r:
         out.append(("scalar_chain through wengert.hpp within 5% of C", r["of_c"] <= 1.05, f"{r['of_c']:.3g}x"))

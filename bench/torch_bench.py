@@ -70,6 +70,19 @@ def scalar_chain():
     return float(x.grad + a.grad + b.grad)
 
 
+def chain64(ops):
+    """bench/compare's size table: the chain in float64 (as wg_bench.c's chain64)."""
+    x = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    a = torch.tensor(0.9999, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(0.0001, dtype=torch.float64, requires_grad=True)
+    y = x
+    for _ in range(ops // 2):
+        y = y * a
+        y = y + b
+    y.backward()
+    return float(x.grad + a.grad + b.grad)
+
+
 def seed_expression(x1v, x2v):
     x1 = torch.tensor(x1v, requires_grad=True)
     x2 = torch.tensor(x2v, requires_grad=True)
@@ -144,6 +157,13 @@ def run(name, n):
         for _ in range(n):
             extra = scalar_chain()
         return (time.perf_counter() - t0) / (n * CHAIN_OPS) * 1e9, extra
+    if name.startswith("chain_record_"):
+        ops = int(float(name[len("chain_record_"):]))
+        chain64(ops)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            extra = chain64(ops)
+        return (time.perf_counter() - t0) / (n * ops) * 1e9, extra
     if name == "seed_expression":
         seed_expression(1.0, 3.0)
         t0 = time.perf_counter()

@@ -14,6 +14,8 @@
  *   wg_bench --mem NAME STEPS DIR   memory of a fresh process running STEPS steps
  *
  * Workloads: scalar_chain, scalar_chain_floor (hand-written derivative code),
+ * chain_record_<ops> (the size table's f64 chain of ops ops, 1e3 to 1e7,
+ * recorded and differentiated; bytes_per_op = wg_tape_bytes_used / ops),
  * scalar_chain_cpp (the chain through wengert.hpp, wg_bench_cpp.cpp),
  * seed_expression, mlp_a_b128, mlp_a_b32, mlp_a_b1, mlp_b_b128, mnist_epoch,
  * and the higher-order ones: grad_mlp (one gradient of the 784-128-10 loss
@@ -173,6 +175,34 @@ static double scalar_chain(wg_tape *t)
     }
     if (wg_backward(t, y) != 0) return NAN;
     return wg_grad_item(x) + wg_grad_item(a) + wg_grad_item(b);
+}
+
+/* The chain of bench/compare's size table: f64 (as ADOL-C's adouble), ops
+ * ops; the leaves in x[3] (x, a, b) for chain_replay. */
+static wg_tensor *chain64_x[3];
+static double chain64(wg_tape *t, long ops)
+{
+    wg_tape_reset(t);
+    wg_tensor *x = chain64_x[0] = wg_scalar(t, WG_F64, 0.5, true);
+    wg_tensor *a = chain64_x[1] = wg_scalar(t, WG_F64, 0.9999, true);
+    wg_tensor *b = chain64_x[2] = wg_scalar(t, WG_F64, 0.0001, true);
+    wg_tensor *y = x;
+    for (long i = 0; i < ops; i += 2) {
+        y = wg_mul(t, y, a);
+        y = wg_add(t, y, b);
+    }
+    if (wg_backward(t, y) != 0) return NAN;
+    return wg_grad_item(x) + wg_grad_item(a) + wg_grad_item(b);
+}
+
+/* "chain_record_1e5" -> 100000; 0 if name is not a chain of that kind. */
+static long chain_ops(const char *name, const char *prefix)
+{
+    size_t k = strlen(prefix);
+    if (strncmp(name, prefix, k) != 0) return 0;
+    char *end;
+    double v = strtod(name + k, &end);
+    return *end || v < 2 || v > 1e9 ? 0 : (long)v;
 }
 
 #ifdef WG_BENCH_CPP
@@ -352,12 +382,13 @@ static double mnist_epoch(wg_tape *t, mlp *m)
 }
 
 /* The time of n iterations of a workload, in its unit; NAN if unknown. */
-static double run(wg_tape *t, const char *name, long n, double *extra)
+static double run(wg_tape *t, const char *name, long n, double *extra, double *bpo)
 {
     mlp *m;
     int B;
+    long ops;
     double t0, dt;
-    *extra = NAN;
+    *extra = *bpo = NAN;
     /* Each timed run starts with one untimed iteration, on both sides (the
      * other side's turn leaves the caches cold and the threads asleep);
      * mnist_epoch, 469 steps, is its own warm-up. */
@@ -368,6 +399,14 @@ static double run(wg_tape *t, const char *name, long n, double *extra)
         dt = now() - t0;
         *extra = (double)wg_tape_nodes(t);
         return dt / ((double)n * CHAIN_OPS) * 1e9;
+    }
+    if ((ops = chain_ops(name, "chain_record_"))) { /* ns/op, and the tape's bytes per op */
+        sink = chain64(t, ops);
+        t0 = now();
+        for (long i = 0; i < n; i++) *extra = chain64(t, ops);
+        dt = now() - t0;
+        *bpo = (double)wg_tape_bytes_used(t) / (double)ops;
+        return dt / ((double)n * (double)ops) * 1e9;
     }
 #ifdef WG_BENCH_CPP
     if (strcmp(name, "scalar_chain_cpp") == 0) {
@@ -394,6 +433,7 @@ static double run(wg_tape *t, const char *name, long n, double *extra)
         t0 = now();
         for (long i = 0; i < n; i++) sink = seed_expression(t, 1.0 + (double)(i & 7), 3.0);
         dt = now() - t0;
+        *bpo = (double)wg_tape_bytes_used(t); /* the whole tape, as ADOL-C's row */
         return dt / (double)n * 1e9;
     }
     if (mlp_of(name, &m, &B)) {
@@ -503,12 +543,12 @@ int main(int argc, char **argv)
             wg_set_num_threads(atoi(arg));
             printf("{\"ok\": true}\n");
         } else if (strcmp(cmd, "run") == 0) {
-            double extra, v = run(t, arg, n > 0 ? n : 1, &extra);
+            double extra, bpo, v = run(t, arg, n > 0 ? n : 1, &extra, &bpo);
             if (isnan(v))
                 printf("{\"error\": \"%s failed: %s\"}\n", arg, wg_tape_error(t) ? wg_tape_error(t) : "no data");
             else
-                printf("{\"value\": %.6g, \"extra\": %.8g, \"tape_bytes\": %zu}\n", v, isnan(extra) ? -1 : extra,
-                       wg_tape_capacity(t));
+                printf("{\"value\": %.6g, \"extra\": %.10g, \"tape_bytes\": %zu, \"bytes_per_op\": %.4g}\n", v,
+                       isnan(extra) ? -1 : extra, wg_tape_capacity(t), isnan(bpo) ? -1 : bpo);
         } else if (strcmp(cmd, "check") == 0 || strcmp(cmd, "floor") == 0) {
             mlp *m;
             int B;
