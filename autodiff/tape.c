@@ -109,6 +109,7 @@ void wg_tape_free(wg_tape *t)
     free(t->gmap);
     free(t->lgrad);
     free(t->scratch);
+    free(t->order);
     free(t);
 }
 
@@ -550,7 +551,17 @@ int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b)
 /* ---- leaves ------------------------------------------------------------- */
 
 static void leaf_vjp(wg_tensor *n) { (void)n; }
-static void leaf_fwd(wg_tensor *n) { (void)n; } /* a leaf's value is its own */
+/* A leaf's value is its own, or the caller's memory it reads in place; a
+ * one-element view or parameter keeps a copy inline (every 1-element node
+ * does), which replay refreshes here from the caller's memory. */
+static void leaf_fwd(wg_tensor *n)
+{
+    if (n->size != 1) return;
+    if (n->flags & WG_F_PARAM)
+        memcpy(&n->val, ((const wg_param *)n->aux)->data, wg_dtype_size(n->dtype));
+    else if (n->flags & WG_F_BORROW)
+        memcpy(&n->val, (const void *)(uintptr_t)n->attr.i[0], wg_dtype_size(n->dtype));
+}
 /* A leaf has no inputs: neither rule is ever called, but every entry is whole. */
 static wg_tensor *leaf_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
 {
@@ -664,6 +675,8 @@ wg_tensor *wg_tensor_view(wg_tape *t, wg_dtype dt, int ndim, const int64_t *shap
     if (!n) return NULL;
     n->flags = WG_F_LEAF;
     node_borrow(n, data); /* read only: a leaf's value is never written */
+    n->flags |= WG_F_BORROW;
+    n->attr.i[0] = (int64_t)(uintptr_t)data; /* a one-element view's copy is re-read from here (leaf_fwd) */
     return wg_node_done(t, n);
 }
 
@@ -886,6 +899,90 @@ int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
         return -1;
     }
     return backward(t, out, seed);
+}
+
+/* ---- replay ------------------------------------------------------------ */
+
+/* The nodes oldest first, for replay's forward walk (the list is linked
+ * newest first): built by one walk back, kept until the tape changes. */
+static int replay_order(wg_tape *t)
+{
+    if (t->order && t->order_gen == t->gen && t->order_n == t->n_nodes) return 1;
+    if (t->order_cap < t->n_nodes) {
+        wg_tensor **p = realloc(t->order, t->n_nodes * sizeof *p);
+        if (!p) {
+            wg_tape_fail(t, WG_ERR_NOMEM, "replay: out of memory for the order of %zu nodes", t->n_nodes);
+            return 0;
+        }
+        t->order = p;
+        t->order_cap = t->n_nodes;
+    }
+    size_t i = t->n_nodes;
+    for (wg_tensor *n = t->last; n; n = n->prev) {
+        WG_ASSERT(i > 0);
+        t->order[--i] = n;
+    }
+    WG_ASSERT(i == 0);
+    t->order_gen = t->gen;
+    t->order_n = t->n_nodes;
+    return 1;
+}
+
+int wg_tape_replay(wg_tape *t)
+{
+    if (!t) {
+        wg_set_last_error("replay: invalid handle: the tape is NULL");
+        return -1;
+    }
+    if (t->status != WG_OK) return -1; /* the recording is incomplete: its error stays */
+    if (t->in_backward) {
+        wg_tape_fail(t, WG_ERR_ARG, "replay: called during backward (from a gradient hook)");
+        return -1;
+    }
+    if (!t->n_nodes || !replay_order(t)) return t->status == WG_OK ? 0 : -1;
+    t->op_name = "replay";
+    wg_tensor **order = t->order;
+    const size_t count = t->n_nodes;
+    const bool anomaly = t->anomaly;
+    for (size_t i = 0; i < count; i++) {
+        wg_tensor *n = order[i];
+        n->op->fwd(n);
+        if (n->flags & WG_F_LEAF) { /* a new evaluation: no gradient yet (wg_tape_zero_grad) */
+            if (n->grad) zero_bytes(n->grad, n->size * wg_dtype_size(n->dtype));
+        } else if (anomaly && has_nonfinite(n, n->data)) {
+            anomaly_report(n, "replayed forward");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int wg_leaf_set(wg_tensor *x, size_t i, double v)
+{
+    if (!wg_reader_ok(x, "leaf_set")) return -1;
+    wg_tape *t = x->tape;
+    if (t->status != WG_OK) return -1;
+    char sx[80];
+    if (!(x->flags & WG_F_LEAF)) {
+        wg_tape_fail(t, WG_ERR_ARG, "leaf_set: node %u is %s %s, not a leaf", x->id, x->op->name,
+                wg_fmt_shape(x, sx, sizeof sx));
+        return -1;
+    }
+    if (x->flags & (WG_F_PARAM | WG_F_BORROW)) {
+        wg_tape_fail(t, WG_ERR_ARG, "leaf_set: leaf %u (%s) reads the caller's memory (%s): write the new values there",
+                x->id, wg_fmt_shape(x, sx, sizeof sx), x->flags & WG_F_PARAM ? "a parameter's data" : "a view");
+        return -1;
+    }
+    if (i >= x->size) {
+        wg_tape_fail(t, WG_ERR_ARG, "leaf_set: index %zu out of range for leaf %u (%s, %zu elements)", i, x->id,
+                wg_fmt_shape(x, sx, sizeof sx), x->size);
+        return -1;
+    }
+    if (x->dtype == WG_F32)
+        ((float *)x->data)[i] = (float)v;
+    else
+        ((double *)x->data)[i] = v;
+    return 0;
 }
 
 void wg_tape_set_grad_hook(wg_tape *t, void (*fn)(wg_param *p, void *ctx), void *ctx)

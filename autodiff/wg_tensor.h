@@ -187,6 +187,39 @@ int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed);
 /* Zero the gradients of every leaf on the tape. */
 void wg_tape_zero_grad(wg_tape *t);
 
+/* ---- replay ------------------------------------------------------------ */
+
+/* Evaluate the recorded program again at new inputs, without recording it
+ * again (CppAD's ADFun, ADOL-C's gradient(tag, ...)): write the new inputs
+ * into the leaves, call wg_tape_replay, then wg_backward as usual.  A
+ * replay starts a new evaluation: it zeroes every leaf's gradient, as
+ * wg_tape_zero_grad does (a parameter's too: its gradient buffer).
+ * Leaves the tape owns (wg_var, wg_scalar, wg_tensor_new, wg_full, ...)
+ * take new values through wg_leaf_set; a view (wg_tensor_view) or a
+ * parameter (wg_use) reads the caller's memory, so the caller writes that.
+ * Every handle stays valid and is the same node, now holding its new value.
+ *
+ * Each node's forward kernel runs again, in recording order, over its
+ * inputs' new values: ops that decide from values (max, min, abs, sign,
+ * step, max_axis, mask; relu is a max) decide again from the new ones.
+ * What the caller's own C code decided while recording (an if on wg_item,
+ * a loop count) is not re-decided: the replay follows the recorded path,
+ * as ADOL-C's does, so record again when such a branch would go the other
+ * way.  Everything on the tape is replayed, forward-mode tangents and
+ * recorded (create-graph) gradients included.
+ *
+ * Returns 0, or -1 with the error on the tape: a tape that already has an
+ * error (its recording is incomplete; the error stays), a call from a
+ * gradient hook during backward, out of memory, or a non-finite value in
+ * anomaly mode ("op: non-finite value in the replayed forward pass ..."). */
+int wg_tape_replay(wg_tape *t);
+/* Element i of leaf x's value becomes v (converted to x's dtype), for
+ * wg_tape_replay.  Returns 0, or -1 with the error on x's tape: a stale
+ * handle ("leaf_set: invalid handle: ..."), a node that is not a leaf, a
+ * view or parameter leaf (write the caller's memory instead), i out of
+ * range, or a tape that has an error. */
+int wg_leaf_set(wg_tensor *x, size_t i, double v);
+
 /* Called by backward for each parameter (wg_use) whose gradient this pass
  * is complete, in the order the reverse walk reaches them: when the walk
  * reaches the parameter's leaf, every op that used it has added its part.

@@ -196,6 +196,8 @@ def main():
                 sides.append(("floor", wg, f"floor {wl} {wi}"))
             if wl == "scalar_chain" and wg_info.get("cpp"):  # the same chain through wengert.hpp
                 sides.append(("cpp", wg, f"run scalar_chain_cpp {wi}"))
+            if wl.startswith("chain_record_"):  # the chain recorded once, replayed at new inputs (wg_tape_replay)
+                sides.append(("replay", wg, f"run {wl.replace('record', 'replay')} {wi}"))
             if adolc and (wl.startswith("chain_record_") or wl == "seed_expression"):
                 sides.append(("adolc", adolc, f"run {wl} {wi}"))
                 if wl.startswith("chain_record_"):  # gradient(tag, ...) of the taped chain at new inputs
@@ -256,8 +258,12 @@ def main():
                 r.update(adolc=m["adolc"], adolc_speedup=m["adolc"] / x,
                          adolc_bytes_per_op=extras[(wl, "adolc")].get("bytes_per_op"),
                          adolc_in_memory=extras[(wl, "adolc")].get("in_memory"))
+            if "replay" in m:
+                r.update(wengert_replay=m["replay"], replay_of_record=m["replay"] / x)
             if "adolc_replay" in m:
                 r.update(adolc_replay=m["adolc_replay"], adolc_replay_vs_wengert=m["adolc_replay"] / x)
+                if "replay" in m:
+                    r["adolc_replay_vs_wengert_replay"] = m["adolc_replay"] / m["replay"]
             if wl == "seed_expression":
                 r["workload"] = "seed_expression_adolc"  # bytes: the whole tape, per evaluation
             results.append(r)
@@ -378,16 +384,18 @@ def chain_table(results):
     torch = {(r["workload"], r["threads"]): r["pytorch"] for r in results
              if r["workload"].startswith("chain_record_") and "pytorch" in r}
     print()
-    print("scalar chain by size (f64, y*a and y+b alternating; ns/op; bytes/op = tape bytes / ops):")
-    hdr = ("ops", "thr", "wengert", "B/op", "ADOL-C", "B/op", "ADOL-C/wengert", "ADOL-C replay", "ADOL-C replay/wengert record",
-           "torch best", "torch/wengert")
+    print("scalar chain by size (f64, y*a and y+b alternating; ns/op, record+gradient and replay+gradient at new inputs; "
+          "bytes/op = tape bytes / ops):")
+    hdr = ("ops", "thr", "wengert", "B/op", "ADOL-C", "B/op", "ADOL-C/wengert", "wengert replay", "replay/record",
+           "ADOL-C replay", "ADOL-C replay/wengert replay", "torch best", "torch/wengert")
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
     for r in rows:
         t = torch.get((r["workload"], r["threads"]))
         print(f"| {r['workload'][len('chain_record_'):]} | {r['threads']} | {fmt(r['wengert'])} | "
               f"{fmt(r['wengert_bytes_per_op'])} | {fmt(r.get('adolc'))} | {fmt(r.get('adolc_bytes_per_op'))} | "
-              f"{fmt(r.get('adolc_speedup'))} | {fmt(r.get('adolc_replay'))} | {fmt(r.get('adolc_replay_vs_wengert'))} | "
+              f"{fmt(r.get('adolc_speedup'))} | {fmt(r.get('wengert_replay'))} | {fmt(r.get('replay_of_record'))} | "
+              f"{fmt(r.get('adolc_replay'))} | {fmt(r.get('adolc_replay_vs_wengert_replay'))} | "
               f"{fmt(t)} | {fmt(t / r['wengert']) if t else '-'} |")
     for r in results:
         if r["workload"] == "seed_expression_adolc" and "adolc" in r:
@@ -421,6 +429,12 @@ def targets(results, mem):
         b = max(r["wengert_bytes_per_op"] for r in chain.values())
         out.append(("chain_record <= 32 tape bytes per op", b <= 32, f"{b:.4g} B/op"))
     for size, r in chain.items():
+        if "replay_of_record" in r:
+            out.append((f"chain_replay_{size}: replay+gradient <= half of recording again", r["replay_of_record"] <= 0.5,
+                        f"{r['replay_of_record']:.3g}x"))
+        if "adolc_replay_vs_wengert_replay" in r:
+            out.append((f"chain_replay_{size}: faster than ADOL-C's replay", r["adolc_replay_vs_wengert_replay"] > 1,
+                        f"{r['adolc_replay_vs_wengert_replay']:.3g}x"))
         if "adolc" in r:
             out.append((f"chain_record_{size}: faster than ADOL-C record+gradient", r["adolc_speedup"] > 1,
                         f"{r['adolc_speedup']:.3g}x"))

@@ -16,6 +16,8 @@
  * Workloads: scalar_chain, scalar_chain_floor (hand-written derivative code),
  * chain_record_<ops> (the size table's f64 chain of ops ops, 1e3 to 1e7,
  * recorded and differentiated; bytes_per_op = wg_tape_bytes_used / ops),
+ * chain_replay_<ops> (that chain recorded once, then wg_tape_replay and
+ * wg_backward at a new x each iteration),
  * scalar_chain_cpp (the chain through wengert.hpp, wg_bench_cpp.cpp),
  * seed_expression, mlp_a_b128, mlp_a_b32, mlp_a_b1, mlp_b_b128, mnist_epoch,
  * and the higher-order ones: grad_mlp (one gradient of the 784-128-10 loss
@@ -404,6 +406,25 @@ static double run(wg_tape *t, const char *name, long n, double *extra, double *b
         sink = chain64(t, ops);
         t0 = now();
         for (long i = 0; i < n; i++) *extra = chain64(t, ops);
+        dt = now() - t0;
+        *bpo = (double)wg_tape_bytes_used(t) / (double)ops;
+        return dt / ((double)n * (double)ops) * 1e9;
+    }
+    if ((ops = chain_ops(name, "chain_replay_"))) { /* the chain recorded once, replayed at new x */
+        static long recorded;
+        static wg_tensor *y;
+        if (recorded != ops || !wg_tape_nodes(t) || wg_tape_last(t) != y) {
+            if (isnan(chain64(t, ops))) return NAN;
+            recorded = ops;
+            y = wg_tape_last(t);
+        }
+        t0 = now();
+        for (long i = -1; i < n; i++) { /* i = -1: untimed */
+            if (i == 0) t0 = now();
+            wg_leaf_set(chain64_x[0], 0, 0.5 + 1e-3 * (double)(i & 7));
+            if (wg_tape_replay(t) != 0 || wg_backward(t, y) != 0) return NAN;
+            *extra = wg_grad_item(chain64_x[0]) + wg_grad_item(chain64_x[1]) + wg_grad_item(chain64_x[2]);
+        }
         dt = now() - t0;
         *bpo = (double)wg_tape_bytes_used(t) / (double)ops;
         return dt / ((double)n * (double)ops) * 1e9;

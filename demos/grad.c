@@ -2,6 +2,7 @@
  *
  *   grad [--json] [--f32] [--check] [--hessian] PROGRAM name=value ...
  *   grad [options] -f FILE name=value ...          (FILE "-" is stdin)
+ *   grad [--json] [--f32] --at ROWS PROGRAM name=value ...
  *
  * Records the program on a wengert tape with the named inputs as leaves, runs
  * backward once and prints the value and each input's partial derivative;
@@ -9,6 +10,8 @@
  * recorded program: a recorded backward, then one backward through it per
  * input).  Every number comes from the library: no derivative is written
  * here.  The language itself (grammar, rules at kinks) is in grad_lang.c.
+ * With --at, the program is recorded once and evaluated at every row of
+ * ROWS through wg_tape_replay (value and gradient per row, one line each).
  *
  * Exit status: 0 done, 2 a user error (one line on stderr), 1 out of memory.
  */
@@ -25,7 +28,8 @@
 #include "wengert.h"
 
 static const char usage[] = "usage: grad [--json] [--f32] [--check] [--hessian] PROGRAM name=value ...\n"
-                            "       grad [--json] [--f32] [--check] [--hessian] -f FILE name=value ...   (FILE - is stdin)\n";
+                            "       grad [--json] [--f32] [--check] [--hessian] -f FILE name=value ...   (FILE - is stdin)\n"
+                            "       grad [--json] [--f32] --at ROWS PROGRAM name=value ...   (many points, one recording)\n";
 
 static void help(void)
 {
@@ -69,6 +73,14 @@ static void help(void)
            "           differences, column b from the gradient at x +- h along b (\"hessian_fd\")\n"
            "  --f32    evaluate in single precision\n"
            "  -f FILE  read PROGRAM from FILE (- for stdin)\n"
+           "  --at ROWS  evaluate at many points: ROWS (a file, - for stdin) holds one point a\n"
+           "           line, the inputs' values in the order the name=value inputs were given,\n"
+           "           separated by spaces or commas ('#' starts a comment).  The program is\n"
+           "           recorded once, at the name=value point, and replayed at each row\n"
+           "           (wg_tape_replay): one line of output per row, with --json one object\n"
+           "           per line.  max, min, abs and relu decide again at each row; a row whose\n"
+           "           value or gradient is NaN is recorded afresh (a NaN in max or min takes\n"
+           "           the language's other rule).  Not with --check or --hessian\n"
            "  --       what follows is PROGRAM and inputs, even if it starts with '-'\n\n"
            "Exit status: 0 done; 2 a user error (syntax, with the column; unknown function;\n"
            "wrong number of arguments; missing input; a name used before the statement that\n"
@@ -212,10 +224,124 @@ static void put_text_matrix(const gl_program *p, const char *title, size_t n, co
     }
 }
 
+/* One result line of --at: {"value": v, "grad": {...}} with --json, else
+ * "value = v  d/dx = g ...". */
+static void put_row(const gl_program *p, size_t n, double v, const double *g, bool json)
+{
+    if (json) {
+        fputs("{\"value\": ", stdout);
+        put_json(v);
+        fputs(", \"grad\": {", stdout);
+        for (size_t i = 0; i < n; i++) {
+            printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
+            put_json(g[i]);
+        }
+        fputs("}}\n", stdout);
+        return;
+    }
+    fputs("value = ", stdout);
+    put_text(v);
+    for (size_t i = 0; i < n; i++) {
+        printf("  d/d%s = ", gl_input_name(p, i));
+        put_text(g[i]);
+    }
+    fputc('\n', stdout);
+}
+
+/* --at: the program recorded on t (output out, the inputs' leaves) is
+ * replayed at each row of the file `path`.  The language decides from values
+ * in one place only: max and min of a NaN take the add rule (see the top of
+ * grad_lang.c), and a NaN there makes the value NaN; so a row whose value or
+ * gradient comes out NaN, or every row when the recording itself took that
+ * rule (base_nan), is recorded afresh instead.  Returns the exit status. */
+static int at_rows(const gl_program *p, wg_tape *t, wg_tensor *out, wg_tensor **leaves, size_t n, const char *path,
+                   bool json, wg_dtype dt, bool base_nan)
+{
+    const char *name = strcmp(path, "-") ? path : "stdin";
+    size_t len = 0;
+    char *buf = read_all(path, &len), err[1024];
+    if (!buf) {
+        fprintf(stderr, "grad: cannot read %s: %s\n", name, strerror(errno));
+        return errno == ENOMEM ? 1 : 2;
+    }
+    buf[len] = 0; /* read_all's buffer always has room after the data */
+    double *row = calloc(n + 1, sizeof *row), *g = calloc(n + 1, sizeof *g);
+    wg_tensor **lv = calloc(n + 1, sizeof *lv);
+    wg_tape *fresh = wg_tape_new();
+    int status = 0;
+    if (!row || !g || !lv || !fresh) {
+        fprintf(stderr, "grad: out of memory\n");
+        status = 1;
+    }
+    size_t lineno = 0;
+    for (char *line = buf; !status && line < buf + len; lineno++) {
+        char *end = memchr(line, '\n', (size_t)(buf + len - line));
+        if (!end) end = buf + len;
+        char *hash = memchr(line, '#', (size_t)(end - line));
+        char *stop = hash ? hash : end, *q = line;
+        size_t k = 0;
+        bool bad = false;
+        for (;;) {
+            while (q < stop && (*q == ' ' || *q == '\t' || *q == ',' || *q == '\r')) q++;
+            if (q >= stop) break;
+            char *e;
+            double v = strtod(q, &e);
+            if (e == q || e > stop || (e < stop && !strchr(" \t,\r", *e))) {
+                bad = true;
+                break;
+            }
+            if (k < n) row[k] = v;
+            k++;
+            q = e;
+        }
+        line = end + 1;
+        if (!bad && k == 0) continue; /* a blank or comment line */
+        if (bad || k != n) {
+            fprintf(stderr, "grad: %s:%zu: expected %zu number%s (the values of", name, lineno + 1, n, n == 1 ? "" : "s");
+            for (size_t i = 0; i < n; i++) fprintf(stderr, " %s", gl_input_name(p, i));
+            if (bad)
+                fprintf(stderr, "), not '%.*s'\n", (int)(stop - q < 20 ? stop - q : 20), q);
+            else
+                fprintf(stderr, "), got %zu\n", k);
+            status = 2;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) wg_leaf_set(leaves[i], 0, row[i]);
+        if (wg_tape_replay(t) != 0 || wg_backward(t, out) != 0) {
+            fprintf(stderr, "grad: replay failed at %s:%zu: %s\n", name, lineno + 1, wg_tape_error(t));
+            status = wg_tape_status(t) == WG_ERR_NOMEM ? 1 : 2;
+            break;
+        }
+        double v = wg_item(out);
+        bool nan = base_nan || isnan(v);
+        for (size_t i = 0; i < n; i++) nan |= isnan(g[i] = wg_grad_item(leaves[i]));
+        if (nan) {
+            wg_tensor *o = NULL;
+            wg_tape_reset(fresh);
+            int rc = gl_eval(p, fresh, dt, row, &o, lv, err, sizeof err);
+            if (rc || wg_backward(fresh, o) != 0) {
+                fprintf(stderr, "grad: %s:%zu: %s\n", name, lineno + 1, rc ? err : wg_tape_error(fresh));
+                status = rc ? rc : 2;
+                break;
+            }
+            v = wg_item(o);
+            for (size_t i = 0; i < n; i++) g[i] = wg_grad_item(lv[i]);
+        }
+        put_row(p, n, v, g, json);
+    }
+    wg_tape_free(fresh);
+    free(lv);
+    free(row);
+    free(g);
+    free(buf);
+    if (!status && fflush(stdout) != 0) status = 1;
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     bool json = false, f32 = false, check = false, hessian = false, opts_done = false;
-    const char *file = NULL, *program = NULL;
+    const char *file = NULL, *program = NULL, *at = NULL;
     char err[1024];
     int status = 2;
     gl_program *p = gl_new();
@@ -259,6 +385,12 @@ int main(int argc, char **argv)
                 goto out;
             }
             file = argv[++i];
+        } else if (!opts_done && strcmp(a, "--at") == 0) {
+            if (at || i + 1 >= argc) {
+                fprintf(stderr, at ? "grad: --at given twice\n" : "grad: --at needs a file of ROWS (- for stdin)\n");
+                goto out;
+            }
+            at = argv[++i];
         } else if (!opts_done && a[0] == '-' && a[1] == '-' && a[2]) {
             fprintf(stderr, "grad: unknown option '%.40s' (a PROGRAM starting with -- goes after a lone --)\n", a);
             goto out;
@@ -272,6 +404,14 @@ int main(int argc, char **argv)
     if (!program && !file) {
         fprintf(stderr, "grad: wrong number of arguments: no PROGRAM given (grad [--json] [--f32] [--check] "
                         "[--hessian] PROGRAM name=value ..., or -f FILE; grad --help tells more)\n");
+        goto out;
+    }
+    if (at && (check || hessian)) {
+        fprintf(stderr, "grad: --at cannot be combined with --%s\n", check ? "check" : "hessian");
+        goto out;
+    }
+    if (at && file && strcmp(at, "-") == 0 && strcmp(file, "-") == 0) {
+        fprintf(stderr, "grad: -f - and --at - cannot both read stdin\n");
         goto out;
     }
     first_input = program ? 1 : 0;
@@ -307,6 +447,12 @@ int main(int argc, char **argv)
     }
     value = wg_item(out);
     for (size_t i = 0; i < n; i++) grads[i] = wg_grad_item(leaves[i]);
+    if (at) {
+        bool base_nan = isnan(value);
+        for (size_t i = 0; i < n; i++) base_nan |= isnan(grads[i]);
+        status = at_rows(p, t, out, leaves, n, at, json, f32 ? WG_F32 : WG_F64, base_nan);
+        goto out;
+    }
     if (hessian) {
         /* n x n doubles (here and for --check's hessian_fd): n * n + 1 must
          * not wrap before calloc sees it */

@@ -138,7 +138,13 @@ static void reshape_vjp(wg_tensor *n)
 {
     if (wg_needs_grad(n->in[0])) flat_acc(n->in[0], n);
 }
-static void reshape_fwd(wg_tensor *n) { (void)n; } /* shares its input's values */
+/* Shares its input's values; a one-element node keeps a copy inline (as
+ * every one does), refreshed here for replay. */
+static void alias_fwd(wg_tensor *n)
+{
+    if (n->data == &n->val) memcpy(&n->val, n->in[0]->data, n->size * wg_dtype_size(n->dtype));
+}
+static void reshape_fwd(wg_tensor *n) { alias_fwd(n); }
 static wg_tensor *reshape_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
 {
     return wg_reshape(t, gy, n->in[i]->ndim, n->in[i]->shape);
@@ -204,7 +210,7 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
 /* ---- detach --------------------------------------------------------------- */
 
 static void detach_vjp(wg_tensor *n) { (void)n; }
-static void detach_fwd(wg_tensor *n) { (void)n; } /* shares its input's values */
+static void detach_fwd(wg_tensor *n) { alias_fwd(n); } /* shares its input's values (a copy for one element) */
 /* No gradient and no tangent pass a detach, at any order. */
 static wg_tensor *detach_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
 {

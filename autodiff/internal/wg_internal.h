@@ -77,6 +77,8 @@ enum {
     WG_F_REQ = 1,   /* requires a gradient */
     WG_F_LEAF = 2,  /* a leaf: its gradient accumulates over backward calls */
     WG_F_WEAK = 4,  /* a number given as an operand: adopts the other dtype */
+    WG_F_BORROW = 8, /* a view (wg_tensor_view): reads the caller's memory at attr.i[0] (an
+                        address); one element is a copy inline, which replay re-reads */
     WG_F_PARAM = 16, /* a parameter's leaf (wg_use): aux is the wg_param */
 };
 
@@ -146,6 +148,9 @@ struct wg_tape {
     int bw_threads;            /* in backward: the thread count of the whole pass (wg_parts.h) */
     const char *op_name;       /* the op being recorded: names out-of-memory errors */
     const wg_tensor *bw_node;  /* in backward, the node whose VJP runs: the same */
+    wg_tensor **order; /* wg_tape_replay: the nodes oldest first (order_cap entries), */
+    size_t order_cap, order_n; /* valid while order_gen == gen and order_n == n_nodes */
+    uint32_t order_gen;
     void (*grad_hook)(wg_param *p, void *ctx); /* wg_tape_set_grad_hook */
     void *grad_hook_ctx;
     wg_status status;

@@ -10,6 +10,7 @@
  */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -744,6 +745,79 @@ static void test_hostile(void)
     printf("garbage: %d evaluated, %d rejected\n", ok, rejected);
 }
 
+/* ---- --at: one recording replayed at many rows ---------------------------- */
+
+/* grad --json [--f32] --at ROWS PROGRAM inputs: one line per row, each equal
+ * (exactly: the same kernels on the same numbers) to grad run at that point
+ * alone, which records the program there.  rows: n_rows points of n_in values. */
+static void expect_at(const char *program, const char *inputs, bool f32, int n_rows, int n_in, const double *rows)
+{
+    char text[2048];
+    size_t k = 0;
+    for (int r = 0; r < n_rows; r++) {
+        for (int i = 0; i < n_in; i++)
+            k += (size_t)snprintf(text + k, sizeof text - k, "%s%.17g", i ? (r & 1 ? ", " : " ") : "", rows[r * n_in + i]);
+        k += (size_t)snprintf(text + k, sizeof text - k, r == 1 ? "  # a comment\n\n" : "\n");
+    }
+    char rows_path[64];
+    snprintf(rows_path, sizeof rows_path, "%s/rows", tmpdir);
+    FILE *f = fopen(rows_path, "w");
+    if (f) fwrite(text, 1, k, f), fclose(f);
+    input_names in;
+    const char *opts[4] = {"--json", "--at", rows_path, "--f32"};
+    result ra = run_inputs(opts, f32 ? 4 : 3, program, inputs, &in);
+    CHECK(ra.status == 0 && count_lines(ra.out) == n_rows, "--at %s: exit %d, %d lines for %d rows: %s %s", program,
+          ra.status, count_lines(ra.out), n_rows, ra.out, ra.err);
+    char *line = ra.out;
+    for (int r = 0; r < n_rows && line && *line; r++) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        /* the same point alone: name=value for each input */
+        char point[256];
+        size_t pk = 0;
+        for (int i = 0; i < n_in; i++)
+            pk += (size_t)snprintf(point + pk, sizeof point - pk, "%s%s=%.17g", i ? " " : "", in.keys[i],
+                                   rows[r * n_in + i]);
+        input_names in2;
+        result rb = run_inputs((const char *[]){"--json", "--f32"}, f32 ? 2 : 1, program, point, &in2);
+        char *want = rb.out;
+        if (count_lines(want) == 1) want[strlen(want) - 1] = 0;
+        CHECK(rb.status == 0 && strcmp(line, want) == 0, "--at %s, row %d (%s): replayed %s, recorded %s", program, r,
+              point, line, want);
+        result_free(&rb);
+        line = nl ? nl + 1 : NULL;
+    }
+    result_free(&ra);
+}
+
+static void test_at(void)
+{
+    /* max, abs, relu and min decide again at each row; the second program
+     * has a NaN row (recorded afresh) and a row where the recording's max
+     * branch flips; the third is the lecture's example */
+    const char *prog = "m = max(x, y) * x + abs(y)^3 + relu(x - y); m - min(x * y, 2) / (1 + exp(-y))";
+    const double rows[] = {1, 2, 0.5, -3, -1, 4, 2, 2, 3, -0.25, -2, -2};
+    expect_at(prog, "x=1 y=1", false, 6, 2, rows);
+    expect_at(prog, "x=0.3 y=-0.7", true, 6, 2, rows);
+    const double rows2[] = {4, 0.25, -1, 3, 0, 0, 2, 5};
+    expect_at("sqrt(x) * max(log(y), 0) + y", "x=2 y=3", false, 4, 2, rows2);
+    const double rows3[] = {1, 3, -2, 0.5, 1e3, -1e3};
+    expect_at("(2*x1 + 3*x2)^2 + 3", "x1=1 x2=3", false, 3, 2, rows3);
+    /* errors: a row of the wrong length or with a word, --at with --check */
+    const char *bad = file_with("1 2\n3\n", 6);
+    EXPECT_ERROR("grad: --at cannot be combined with --check", "--at", bad, "--check", "x*y", "x=1", "y=2");
+    result r = RUN("--json", "--at", bad, "x*y", "x=1", "y=2");
+    CHECK(r.status == 2 && strstr(r.err, "/prog:2: expected 2 numbers (the values of x y), got 1\n") &&
+              count_lines(r.err) == 1 && count_lines(r.out) == 1,
+          "--at with a short row: exit %d, stdout %s, stderr %s", r.status, r.out, r.err);
+    result_free(&r);
+    bad = file_with("1 two\n", 6);
+    r = RUN("--at", bad, "x*y", "x=1", "y=2");
+    CHECK(r.status == 2 && strstr(r.err, "/prog:1: expected 2 numbers (the values of x y), not 'two'\n") && !r.out[0],
+          "--at with a word: exit %d, stdout %s, stderr %s", r.status, r.out, r.err);
+    result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -764,9 +838,10 @@ int main(int argc, char **argv)
     test_activations();
     test_errors();
     test_hostile();
+    test_at();
     char path[64];
-    const char *names[] = {"out", "err", "prog"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"out", "err", "prog", "rows"};
+    for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
         unlink(path);
     }

@@ -6,6 +6,9 @@
  * gc_case_<op> for every op and main() calls each one, so an op added to
  * ops.def without a case here fails to link.
  *
+ * Built a second time with WG_GC_REPLAY as test_replay: the same cases,
+ * each replayed at new inputs (replay_check.h).
+ *
  * Tolerance: rtol 1e-6, atol 1e-7 (tighter than wg_gradcheck's f64 defaults).
  * Central differences in f64 with this h are good to about 1e-10 relative
  * on these inputs; a wrong VJP is off by O(1).  Inputs come from the
@@ -34,6 +37,10 @@ static void spec_str(const in_spec *s, char *buf, size_t len)
     if (k > 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, "]");
 }
 
+#ifdef WG_GC_REPLAY
+/* Built as test_replay: every case below is a replay case instead. */
+#include "replay_check.h"
+#else
 /* Gradcheck f on fresh random f64 inputs; label names the case in failures. */
 static void gc(const char *label, wg_gradcheck_fn f, void *ctx, int n, const in_spec *in)
 {
@@ -59,6 +66,7 @@ static void gc(const char *label, wg_gradcheck_fn f, void *ctx, int n, const in_
 out:
     for (int i = 0; i < n; i++) wg_param_free(ps[i]);
 }
+#endif
 
 /* ---- leaf ------------------------------------------------------------------ */
 
@@ -552,6 +560,12 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) cases[i]();
     gc_composites();
+#ifdef WG_GC_REPLAY
+    replay_extra();
+    printf("%d replay checks over %zu ops\n", n_cases, sizeof cases / sizeof cases[0]);
+    return wg_test_done("test_replay");
+#else
     printf("%d gradient checks over %zu ops\n", n_cases, sizeof cases / sizeof cases[0]);
     return wg_test_done("test_gradcheck");
+#endif
 }
