@@ -20,6 +20,9 @@
  * wg_backward at a new x each iteration),
  * scalar_chain_cpp (the chain through wengert.hpp, wg_bench_cpp.cpp),
  * seed_expression, mlp_a_b128, mlp_a_b32, mlp_a_b1, mlp_b_b128, mnist_epoch,
+ * mnist_demo_epoch (one epoch of the README's MNIST demo: 784-512-256-10,
+ * Adam, cosine schedule, shuffled batches of 128, accuracy bookkeeping; its
+ * floor is the same epoch's GEMMs through BLIS alone),
  * and the higher-order ones: grad_mlp (one gradient of the 784-128-10 loss
  * at batch 128, the unit of the next two), hvp_mlp (its Hessian-vector
  * product with respect to the weights, reverse-over-reverse), hvp_mlp_fwd
@@ -157,6 +160,57 @@ static int mnist_load(const char *dir)
     free(img);
     free(lab);
     return ok ? 0 : -1;
+}
+
+/* ---- mnist_demo_epoch: one epoch of the README's MNIST demo ----------------
+ * demos/mnist.c's train_epoch without its progress bar: 784-512-256-10 ReLU,
+ * Adam (lr 1e-3) on the cosine schedule of the demo's 8 epochs, the 60,000
+ * images shuffled (wg_batcher, seed 1) into batches of 128 gathered into one
+ * buffer, softmax cross-entropy, and the epoch's loss and accuracy counted
+ * from every batch's logits.  Every run starts from the same weights, zeroed
+ * Adam state and the same shuffle. */
+enum { DEMO_EPOCHS = 8 };
+static const int64_t DEMO_SIZES[] = {IN, 512, 256, CLASSES};
+static mlp demo;
+static wg_batcher demo_bt;
+static float *demo_xb;
+static int demo_yb[BATCH], demo_pred[BATCH];
+static volatile double demo_loss; /* the epoch's mean training loss */
+
+static double demo_epoch(wg_tape *t)
+{
+    mlp_restore(&demo);
+    wg_optim_reset(demo.opt);
+    wg_batcher_free(&demo_bt);
+    if (wg_batcher_init(&demo_bt, (size_t)mnist_n, BATCH, true, false, 1) != 0) return NAN;
+    const int64_t per_epoch = (mnist_n + BATCH - 1) / BATCH;
+    const wg_lr_schedule sched = {.kind = WG_LR_COSINE, .lr0 = 1e-3, .t_max = per_epoch * DEMO_EPOCHS, .lr_min = 0};
+    int64_t step = 0;
+    size_t correct = 0, count;
+    const size_t *idx;
+    double sum = 0;
+    while (wg_batcher_next(&demo_bt, &idx, &count)) {
+        wg_gather_rows(WG_F32, mnist_x, IN, idx, count, demo_xb);
+        wg_gather_labels(mnist_y, idx, count, demo_yb);
+        wg_tape_reset(t);
+        wg_tensor *x = wg_tensor_view(t, WG_F32, 2, (int64_t[]){(int64_t)count, IN}, demo_xb);
+        wg_tensor *z = wg_mlp_forward(t, demo.net, x);
+        wg_tensor *l = wg_nn_softmax_cross_entropy_idx(t, z, demo_yb, WG_REDUCE_MEAN);
+        wg_optim_zero_grad(demo.opt);
+        if (!l || wg_backward(t, l) != 0) {
+            fprintf(stderr, "wg_bench: %s\n", wg_tape_error(t));
+            return NAN;
+        }
+        if (wg_optim_step_lr(demo.opt, wg_lr_at(&sched, step++)) != 0) {
+            fprintf(stderr, "wg_bench: %s\n", wg_last_error());
+            return NAN;
+        }
+        wg_argmax_rows(WG_F32, wg_data(z), count, CLASSES, demo_pred);
+        for (size_t i = 0; i < count; i++) correct += demo_pred[i] == demo_yb[i];
+        sum += wg_item(l) * (double)count;
+    }
+    demo_loss = sum / (double)mnist_n;
+    return (double)correct / (double)mnist_n; /* the epoch's training accuracy */
 }
 
 /* ---- scalar workloads ---------------------------------------------------- */
@@ -479,6 +533,13 @@ static double run(wg_tape *t, const char *name, long n, double *extra, double *b
         *extra = v;
         return dt / (double)n * (which == 3 ? 1e6 : 1e3);
     }
+    if (strcmp(name, "mnist_demo_epoch") == 0) {
+        if (mnist_load("data/mnist") != 0) return NAN;
+        if (!demo_xb && !(demo_xb = malloc(sizeof(float) * BATCH * IN))) return NAN;
+        t0 = now();
+        for (long i = 0; i < n; i++) *extra = demo_epoch(t);
+        return isnan(*extra) ? NAN : (now() - t0) / (double)n;
+    }
     if (strcmp(name, "mnist_epoch") == 0) {
         if (mnist_load("data/mnist") != 0) return NAN;
         t0 = now();
@@ -491,7 +552,12 @@ static double run(wg_tape *t, const char *name, long n, double *extra, double *b
 static int load(const char *dir)
 {
     static const int64_t a[] = {IN, 128, CLASSES}, b[] = {IN, 512, 512, CLASSES};
-    if (mlp_load(&nets[0], dir, 'a', 3, a) || mlp_load(&nets[1], dir, 'b', 4, b)) return -1;
+    if (mlp_load(&nets[0], dir, 'a', 3, a) || mlp_load(&nets[1], dir, 'b', 4, b) || mlp_load(&demo, dir, 'd', 4, DEMO_SIZES))
+        return -1;
+    wg_optim_free(demo.opt); /* the demo's optimiser: Adam with its defaults (lr 1e-3) */
+    wg_optim_config oc = wg_optim_defaults(WG_OPT_ADAM);
+    if (!(demo.opt = wg_optim_new(&oc, demo.n_params, demo.params))) return -1;
+    mlp_restore(&demo);
     data_x = read_file(dir, "x.f32", sizeof(float) * BATCH * IN, NULL);
     unsigned char *y = read_file(dir, "y.u8", BATCH, NULL);
     if (!data_x || !y) return -1;
@@ -570,6 +636,21 @@ int main(int argc, char **argv)
             else
                 printf("{\"value\": %.6g, \"extra\": %.10g, \"tape_bytes\": %zu, \"bytes_per_op\": %.4g}\n", v,
                        isnan(extra) ? -1 : extra, wg_tape_capacity(t), isnan(bpo) ? -1 : bpo);
+        } else if (strcmp(cmd, "floor") == 0 && strcmp(arg, "mnist_demo_epoch") == 0) {
+            /* The epoch's GEMMs alone: 468 steps at batch 128 and one at 96. */
+            if (mnist_load("data/mnist") != 0) {
+                printf("{\"error\": \"no MNIST in data/mnist\"}\n");
+                continue;
+            }
+            wg_blas_info();
+            bli_thread_set_num_threads(wg_get_num_threads());
+            floor_alloc(&demo, BATCH);
+            floor_step(BATCH);
+            long iters = n > 0 ? n : 1;
+            double t0 = now();
+            for (long i = 0; i < iters; i++)
+                for (int r = 0; r < mnist_n; r += BATCH) floor_step(mnist_n - r < BATCH ? mnist_n - r : BATCH);
+            printf("{\"value\": %.6g}\n", (now() - t0) / (double)iters);
         } else if (strcmp(cmd, "check") == 0 || strcmp(cmd, "floor") == 0) {
             mlp *m;
             int B;

@@ -39,7 +39,8 @@
         }                                                                                           \
     }                                                                                               \
     WG_CLONES void wg_adam_step_##SFX(size_t n, int64_t t, double lr, double b1, double b2, double eps, \
-                                      double wd, T *w, const T *g, T *m, T *v)                      \
+                                      double wd, T *restrict w, const T *restrict g, T *restrict m, \
+                                      T *restrict v)                                                \
     {                                                                                               \
         /* bias corrections 1 - b^t, computed once per step */                                      \
         const T c1 = (T)(1.0 - pow(b1, (double)t)), c2 = (T)(1.0 - pow(b2, (double)t));             \
