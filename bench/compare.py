@@ -29,6 +29,7 @@ UNITS = {"scalar_chain": "ns/op", "scalar_chain_floor": "ns/op", "scalar_chain_c
          "hessian_seed": "us/eval"}
 PAUSE = 0.2  # seconds between two workers
 MLP = ["mlp_a_b128", "mlp_a_b32", "mlp_a_b1", "mlp_b_b128"]
+INBW = ["mlp_a_b1", "mnist_demo_epoch"]  # also timed with wg_optim_backward_begin/end (wengert only)
 
 
 # The scalar chain by size (f64): wengert and ADOL-C record and differentiate
@@ -212,6 +213,8 @@ def main():
                 sides.append(("adolc", adolc, f"run {wl} {wi}"))
                 if wl.startswith("chain_record_"):  # gradient(tag, ...) of the taped chain at new inputs
                     sides.append(("adolc_replay", adolc, f"run {wl.replace('record', 'replay')} {wi}"))
+            if wl in INBW:  # the same training with the optimiser stepping in backward
+                sides.append(("inbw", wg, f"run {wl}_inbw {wi}"))
             if ti:
                 sides += [(c, torch_workers[(n, c)], f"run {wl} {ti}") for c in cfgs]
             m = {s: [] for s, _, _ in sides}
@@ -282,6 +285,10 @@ def main():
         if "floor" in m:
             results.append({"workload": wl, "threads": n, "wengert": x, "floor": m["floor"], "unit": unit,
                             "of_floor": x / m["floor"]})
+        if "inbw" in m:  # per-round ratios, as for cpp
+            rr = [o / i for o, i in zip(m["_all"]["wengert"], m["_all"]["inbw"])]
+            results.append({"workload": wl + "_inbw", "threads": n, "wengert": m["inbw"], "ordinary": x, "unit": unit,
+                            "speedup_vs_ordinary": statistics.median(rr), "rounds": rr})
         if "cpp" in m:  # per-round ratios: the two ran back to back in each round
             rr = [c / v for c, v in zip(m["_all"]["cpp"], m["_all"]["wengert"])]
             results.append({"workload": "scalar_chain_cpp", "threads": n, "wengert": m["cpp"], "c": x, "unit": unit,
@@ -370,6 +377,10 @@ def print_table(rows, results, mem, wg_info, t_info, quick):
         if r["workload"] == "scalar_chain_cpp":
             print(f"scalar_chain through wengert.hpp (C++), {r['threads']} thread(s): {fmt(r['wengert'])} ns/op, "
                   f"{r['of_c']:.3g}x the C calls (median of the rounds' ratios)")
+        if r["workload"].endswith("_inbw"):
+            print(f"{r['workload'][:-5]} with the optimiser stepping in backward, {r['threads']} thread(s): "
+                  f"{fmt(r['wengert'])} {r['unit']}, {r['speedup_vs_ordinary']:.3g}x faster than the ordinary step "
+                  f"(median of the rounds' ratios)")
         if r["workload"] == "scalar_chain" and "floor" in r:
             print(f"scalar_chain floor (hand-written C derivative), {r['threads']} thread(s): {fmt(r['floor'])} ns/op, "
                   f"wengert at {r['of_floor']:.3g}x of it")

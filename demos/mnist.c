@@ -12,7 +12,7 @@
  *
  *     mnist [--hidden 512,256] [--activation relu] [--optimizer adam] [--lr 1e-3]
  *           [--schedule cosine] [--batch 128] [--epochs 8] [--seed 1] [--threads 1]
- *           [--data data/mnist] [--out out/mnist] [--no-plots]
+ *           [--data data/mnist] [--out out/mnist] [--no-plots] [--step-in-backward]
  *           [--save FILE] [--load FILE] [--train-subset N] [--test-subset N] [--quick]
  *
  * --load FILE --epochs 0 evaluates a saved model (give the same --hidden and
@@ -102,6 +102,7 @@ typedef struct options {
     long train_subset, test_subset; /* 0: all */
     const char *data, *out, *save, *load;
     bool plots;
+    bool in_backward; /* --step-in-backward */
 } options;
 
 static void usage(FILE *f)
@@ -123,6 +124,8 @@ static void usage(FILE *f)
             "  --data data/mnist    folder with the four IDX files (scripts/fetch-mnist)\n"
             "  --out out/mnist      folder for the pictures\n"
             "  --no-plots           draw nothing\n"
+            "  --step-in-backward   each parameter takes its optimiser step as soon as backward\n"
+            "                       has its gradient (wg_optim_backward_begin); same numbers\n"
             "  --save FILE          write the trained parameters\n"
             "  --load FILE          start from saved parameters\n"
             "  --train-subset N     use the first N training images only\n"
@@ -221,6 +224,8 @@ static void parse(int argc, char **argv, options *o)
             o->save = v;
         } else if ((v = demo_arg(argc, argv, &i, "--load"))) {
             o->load = v;
+        } else if (strcmp(argv[i], "--step-in-backward") == 0) {
+            o->in_backward = true;
         } else if (strcmp(argv[i], "--no-plots") == 0) {
             o->plots = false;
         } else if (strcmp(argv[i], "--quick") == 0) { /* the tests' reduced run; later options still apply */
@@ -366,7 +371,7 @@ static int evaluate(wg_tape *t, wg_mlp *m, const dataset *ds, int *pred, double 
 
 static int train_epoch(wg_tape *t, wg_mlp *m, wg_optim *opt, const wg_lr_schedule *sched, int64_t *step,
                        wg_batcher *bt, const dataset *ds, float *xb, int *yb, int *pred, const char *label,
-                       double *loss, double *acc)
+                       bool in_backward, double *loss, double *acc)
 {
     demo_progress bar;
     progress_start(&bar, label, ds->n);
@@ -388,6 +393,23 @@ static int train_epoch(wg_tape *t, wg_mlp *m, wg_optim *opt, const wg_lr_schedul
         wg_tensor *x = wg_tensor_view(t, WG_F32, 2, (int64_t[]){(int64_t)count, (int64_t)ds->d}, xb); /* xb holds until the next batch */
         wg_tensor *z = wg_mlp_forward(t, m, x);
         wg_tensor *l = wg_nn_softmax_cross_entropy_idx(t, z, yb, WG_REDUCE_MEAN);
+        if (in_backward) { /* the same numbers: each parameter steps as backward finishes it */
+            if (wg_optim_backward_begin(opt, t, wg_lr_at(sched, (*step)++)) != 0) {
+                progress_end(&bar);
+                fprintf(stderr, "mnist: %s\n", wg_last_error());
+                return -1;
+            }
+            int brc = l ? wg_backward(t, l) : -1;
+            if (wg_optim_backward_end(opt) != 0 || brc != 0) {
+                progress_end(&bar);
+                fprintf(stderr, "mnist: %s\n", brc != 0 ? wg_tape_error(t) : wg_last_error());
+                return -1;
+            }
+            correct += (size_t)count_correct(z, yb, count, pred);
+            sum += wg_item(l) * (double)count;
+            progress_step(&bar, bt->global_count, wg_item(l));
+            continue;
+        }
         wg_optim_zero_grad(opt);
         if (!l || dist_begin(t, bt, count) != 0 || wg_backward(t, l) != 0) {
             progress_end(&bar);
@@ -559,6 +581,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "mnist: out of memory\n");
         goto done;
     }
+#ifdef WG_HAVE_DIST
+    if (o.in_backward && wg_dist_launched()) { /* dist/ sums the gradients first, on the tape's one hook */
+        fprintf(stderr, "mnist: --step-in-backward does not combine with mpirun: train with the ordinary step\n");
+        goto done;
+    }
+#endif
     if (dist_setup(n_params, params, &bt) != 0) goto done;
 
     int64_t step = 0;
@@ -567,8 +595,8 @@ int main(int argc, char **argv)
         double t0 = demo_now();
         char label[32];
         snprintf(label, sizeof label, "epoch %ld/%ld", e + 1, o.epochs);
-        if (train_epoch(t, m, opt, &sched, &step, &bt, &train, xb, yb, pred, label, &h[e].train_loss,
-                        &h[e].train_acc) != 0)
+        if (train_epoch(t, m, opt, &sched, &step, &bt, &train, xb, yb, pred, label, o.in_backward,
+                        &h[e].train_loss, &h[e].train_acc) != 0)
             goto done;
         if (evaluate(t, m, &test, pred, &h[e].test_loss, &h[e].test_acc) != 0) goto done;
         h[e].seconds = demo_now() - t0;

@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,29 +19,37 @@
 
 /* Compiled for the CPU's vector width (WG_CLONES); wg_optim_step runs them
  * over a parameter's blocks of rows (wg_parts.h). */
-#define DEFINE_KERNELS(T, SFX)                                                                      \
-    WG_CLONES void wg_sgd_step_##SFX(size_t n, T lr, T *w, const T *g)                              \
+/* The step kernels, once as the public ones (g read only) and once for the
+ * step in backward, which zeroes each gradient element as it reads it
+ * (Z: g[i] = 0), so that a parameter's gradient is one pass while it is in
+ * the cache, not a step and then a zero_grad.  The arithmetic is the same. */
+#define DEFINE_STEPS(T, SFX, LINK, SGD, MOM, NES, ADAM, GQ, Z)                                      \
+    WG_CLONES LINK void SGD(size_t n, T lr, T *restrict w, GQ T *restrict g)                        \
     {                                                                                               \
-        for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];                                           \
+        for (size_t i = 0; i < n; i++) {                                                            \
+            w[i] -= lr * g[i];                                                                      \
+            Z;                                                                                      \
+        }                                                                                           \
     }                                                                                               \
-    WG_CLONES void wg_momentum_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)            \
+    WG_CLONES LINK void MOM(size_t n, T lr, T mu, T *restrict w, GQ T *restrict g, T *restrict dw)  \
     {                                                                                               \
         for (size_t i = 0; i < n; i++) {                                                            \
             dw[i] = -lr * g[i] + mu * dw[i];                                                        \
             w[i] += dw[i];                                                                          \
+            Z;                                                                                      \
         }                                                                                           \
     }                                                                                               \
-    WG_CLONES void wg_nesterov_step_##SFX(size_t n, T lr, T mu, T *w, const T *g, T *dw)            \
+    WG_CLONES LINK void NES(size_t n, T lr, T mu, T *restrict w, GQ T *restrict g, T *restrict dw)  \
     {                                                                                               \
         for (size_t i = 0; i < n; i++) {                                                            \
             T prev = dw[i];                                                                         \
             dw[i] = mu * prev - lr * g[i];                                                          \
             w[i] += (1 + mu) * dw[i] - mu * prev;                                                   \
+            Z;                                                                                      \
         }                                                                                           \
     }                                                                                               \
-    WG_CLONES void wg_adam_step_##SFX(size_t n, int64_t t, double lr, double b1, double b2, double eps, \
-                                      double wd, T *restrict w, const T *restrict g, T *restrict m, \
-                                      T *restrict v)                                                \
+    WG_CLONES LINK void ADAM(size_t n, int64_t t, double lr, double b1, double b2, double eps, double wd, \
+                             T *restrict w, GQ T *restrict g, T *restrict m, T *restrict v)         \
     {                                                                                               \
         /* bias corrections 1 - b^t, computed once per step */                                      \
         const T c1 = (T)(1.0 - pow(b1, (double)t)), c2 = (T)(1.0 - pow(b2, (double)t));             \
@@ -51,7 +60,28 @@
             v[i] = B2 * v[i] + (1 - B2) * g[i] * g[i];                                              \
             T mhat = m[i] / c1, vhat = v[i] / c2;                                                   \
             w[i] -= a * mhat / (SQRT(vhat) + e);                                                    \
+            Z;                                                                                      \
         }                                                                                           \
+    }
+
+#define DEFINE_KERNELS(T, SFX)                                                                      \
+    DEFINE_STEPS(T, SFX, , wg_sgd_step_##SFX, wg_momentum_step_##SFX, wg_nesterov_step_##SFX,       \
+                 wg_adam_step_##SFX, const, (void)0)                                                \
+    DEFINE_STEPS(T, SFX, static, sgd_zero_##SFX, momentum_zero_##SFX, nesterov_zero_##SFX,          \
+                 adam_zero_##SFX, , g[i] = 0)                                                       \
+    /* Whether every element is finite: g*0 is 0, or NaN for an infinity or */  \
+    /* a NaN, summed in 32 lanes (the step in backward's check: cheaper */     \
+    /* than the sum of squares it needs no value of). */                         \
+    WG_CLONES static bool finite_##SFX(size_t n, const T *g)                                        \
+    {                                                                                               \
+        T acc[32] = {0};                                                                            \
+        const size_t nv = n - n % 32;                                                               \
+        for (size_t i = 0; i < nv; i += 32)                                                         \
+            for (int l = 0; l < 32; l++) acc[l] += g[i + l] * 0;                                    \
+        for (size_t i = nv; i < n; i++) acc[0] += g[i] * 0;                                         \
+        T s = 0;                                                                                    \
+        for (int l = 0; l < 32; l++) s += acc[l];                                                   \
+        return s == 0;                                                                              \
     }                                                                                               \
     /* The sum of squares in double, in 32 lanes: a vector loop, where one */                       \
     /* running sum was one add per element at the add's latency. */                                \
@@ -186,9 +216,12 @@ wg_optim_config wg_optim_defaults(wg_opt_kind kind)
 
 static size_t dsize(wg_dtype dt) { return dt == WG_F32 ? sizeof(float) : sizeof(double); }
 
+static void inbw_free(struct wg_optim_inbw *s);
+
 void wg_optim_free(wg_optim *o)
 {
     if (!o) return;
+    inbw_free(o->inbw);
     for (size_t i = 0; i < o->n; i++) {
         if (o->buf1) free(o->buf1[i]);
         if (o->buf2) free(o->buf2[i]);
@@ -285,8 +318,9 @@ void wg_optim_reset(wg_optim *o)
     o->last_grad_norm = 0;
 }
 
-/* Parameter k's elements [lo, lo + n) take one step. */
-static void step_block(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n)
+/* Parameter k's elements [lo, lo + n) take one step; with zero, each
+ * gradient element is zeroed as it is read (the step in backward). */
+static void step_block_z(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n, bool zero)
 {
     const wg_optim_config *c = &o->cfg;
     wg_param *p = o->params[k];
@@ -294,24 +328,37 @@ static void step_block(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, s
     if (p->dtype == WG_F32) {
         float *w = (float *)p->data + lo, *g = (float *)p->grad + lo;
         float *b1 = o->buf1[k] ? (float *)o->buf1[k] + lo : NULL, *b2 = o->buf2[k] ? (float *)o->buf2[k] + lo : NULL;
+        const float lf = (float)lr, mu = (float)c->momentum;
         switch (c->kind) {
-        case WG_OPT_SGD: wg_sgd_step_f32(n, (float)lr, w, g); break;
-        case WG_OPT_MOMENTUM: wg_momentum_step_f32(n, (float)lr, (float)c->momentum, w, g, b1); break;
-        case WG_OPT_NESTEROV: wg_nesterov_step_f32(n, (float)lr, (float)c->momentum, w, g, b1); break;
+        case WG_OPT_SGD: zero ? sgd_zero_f32(n, lf, w, g) : wg_sgd_step_f32(n, lf, w, g); break;
+        case WG_OPT_MOMENTUM: zero ? momentum_zero_f32(n, lf, mu, w, g, b1) : wg_momentum_step_f32(n, lf, mu, w, g, b1); break;
+        case WG_OPT_NESTEROV: zero ? nesterov_zero_f32(n, lf, mu, w, g, b1) : wg_nesterov_step_f32(n, lf, mu, w, g, b1); break;
         case WG_OPT_ADAM:
-        case WG_OPT_ADAMW: wg_adam_step_f32(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2); break;
+        case WG_OPT_ADAMW:
+            zero ? adam_zero_f32(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2)
+                 : wg_adam_step_f32(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2);
+            break;
         }
     } else {
         double *w = (double *)p->data + lo, *g = (double *)p->grad + lo;
         double *b1 = o->buf1[k] ? (double *)o->buf1[k] + lo : NULL, *b2 = o->buf2[k] ? (double *)o->buf2[k] + lo : NULL;
+        const double mu = c->momentum;
         switch (c->kind) {
-        case WG_OPT_SGD: wg_sgd_step_f64(n, lr, w, g); break;
-        case WG_OPT_MOMENTUM: wg_momentum_step_f64(n, lr, c->momentum, w, g, b1); break;
-        case WG_OPT_NESTEROV: wg_nesterov_step_f64(n, lr, c->momentum, w, g, b1); break;
+        case WG_OPT_SGD: zero ? sgd_zero_f64(n, lr, w, g) : wg_sgd_step_f64(n, lr, w, g); break;
+        case WG_OPT_MOMENTUM: zero ? momentum_zero_f64(n, lr, mu, w, g, b1) : wg_momentum_step_f64(n, lr, mu, w, g, b1); break;
+        case WG_OPT_NESTEROV: zero ? nesterov_zero_f64(n, lr, mu, w, g, b1) : wg_nesterov_step_f64(n, lr, mu, w, g, b1); break;
         case WG_OPT_ADAM:
-        case WG_OPT_ADAMW: wg_adam_step_f64(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2); break;
+        case WG_OPT_ADAMW:
+            zero ? adam_zero_f64(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2)
+                 : wg_adam_step_f64(n, t, lr, c->beta1, c->beta2, c->eps, wd, w, g, b1, b2);
+            break;
         }
     }
+}
+
+static void step_block(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n)
+{
+    step_block_z(o, k, lr, t, lo, n, false);
 }
 
 /* The plain step (no clipping, no coupled decay) when some parameter's
@@ -411,4 +458,217 @@ int wg_optim_step(wg_optim *o)
 {
     if (!o) return wg_optim_step_lr(o, 0);
     return wg_optim_step_lr(o, o->cfg.lr);
+}
+
+/* ---- optimiser-in-backward ---------------------------------------------- */
+
+/* The state of one begin ... end, kept (and reused) between them. */
+struct wg_optim_inbw {
+    wg_tape *tape;  /* non-NULL between begin and end */
+    double lr;
+    int threads;    /* read once at begin, as every call that splits work */
+    bool counted;   /* uses[] counted for this pass */
+    bool failed;    /* a parameter's gradient was not finite */
+    size_t *by_grad; /* parameter indices sorted by their gradient's address */
+    int *uses;       /* leaves of each parameter still to report this pass */
+    bool *done;      /* stepped (or skipped) this pass */
+    char msg[256];   /* the first error of the pass */
+};
+
+static void inbw_free(struct wg_optim_inbw *s)
+{
+    if (!s) return;
+    free(s->by_grad);
+    free(s->uses);
+    free(s->done);
+    free(s);
+}
+
+/* by_grad sorted by gradient address (insertion sort: once per optimiser,
+ * and qsort would need a global for its context, shared between threads). */
+static void sort_by_grad(const wg_optim *o, size_t *idx)
+{
+    for (size_t i = 1; i < o->n; i++) {
+        size_t v = idx[i], j = i;
+        for (; j > 0 && (const char *)o->params[idx[j - 1]]->grad > (const char *)o->params[v]->grad; j--)
+            idx[j] = idx[j - 1];
+        idx[j] = v;
+    }
+}
+
+/* The index of the parameter whose gradient buffer is `grad`, or -1. */
+static ptrdiff_t inbw_find(const wg_optim *o, const void *grad)
+{
+    const struct wg_optim_inbw *s = o->inbw;
+    size_t lo = 0, hi = o->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const char *g = o->params[s->by_grad[mid]]->grad;
+        if (g == (const char *)grad) return (ptrdiff_t)s->by_grad[mid];
+        if (g < (const char *)grad) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+/* How many leaves of each listed parameter the tape holds (a gradient is
+ * final at its parameter's last report); counted at the first report, when
+ * the tape is complete. */
+static void inbw_count(wg_optim *o)
+{
+    struct wg_optim_inbw *s = o->inbw;
+    memset(s->uses, 0, sizeof *s->uses * (o->n ? o->n : 1));
+    for (wg_tensor *x = wg_tape_last(s->tape); x; x = wg_prev(x)) {
+        if (!wg_is_leaf(x) || !wg_requires_grad(x)) continue;
+        ptrdiff_t k = wg_grad(x) ? inbw_find(o, wg_grad(x)) : -1;
+        if (k >= 0) s->uses[k]++;
+    }
+    s->counted = true;
+}
+
+static void zero_block(wg_param *p, size_t lo, size_t hi)
+{
+    const size_t es = dsize(p->dtype);
+    memset((char *)p->grad + lo * es, 0, (hi - lo) * es);
+}
+
+static void step_zero_block(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t hi)
+{
+    step_block_z(o, k, lr, t, lo, hi - lo, true);
+}
+
+static bool block_finite(const wg_param *p, size_t lo, size_t hi)
+{
+    return p->dtype == WG_F32 ? finite_f32(hi - lo, (const float *)p->grad + lo)
+                              : finite_f64(hi - lo, (const double *)p->grad + lo);
+}
+
+/* Every gradient element of p finite?  Checked in its blocks of rows, each
+ * on the thread that wrote it. */
+static bool param_finite(const wg_param *p, int threads)
+{
+    bool ok[WG_MAX_BLOCKS];
+    for (int b = 0; b < WG_MAX_BLOCKS; b++) ok[b] = true;
+    WG_PARAM_BLOCKS(p, threads, blk, lo, hi, ok[blk] = block_finite(p, lo, hi));
+    for (int b = 0; b < WG_MAX_BLOCKS; b++)
+        if (!ok[b]) return false;
+    return true;
+}
+
+/* Parameter k's step, exactly the ordinary step's arithmetic for it, then its
+ * gradient zeroed, in the blocks of rows backward wrote it in. */
+static void inbw_step(wg_optim *o, size_t k)
+{
+    struct wg_optim_inbw *s = o->inbw;
+    wg_param *p = o->params[k];
+    const wg_optim_config *c = &o->cfg;
+    s->done[k] = true;
+    if (!p->numel) {
+        o->step[k]++;
+        return;
+    }
+    if (!param_finite(p, s->threads)) {
+        if (!s->failed)
+            snprintf(s->msg, sizeof s->msg, "optim_backward: non-finite gradient in params[%zu]%s%.48s: "
+                     "its step skipped", k, p->name[0] ? " " : "", p->name);
+        s->failed = true;
+        WG_PARAM_BLOCKS(p, s->threads, blk, lo, hi, zero_block(p, lo, hi));
+        return;
+    }
+    if (c->weight_decay > 0 && c->kind != WG_OPT_ADAMW) wg_weight_decay_grad(1, &p, c->weight_decay, c->decay_biases);
+    const int64_t t = ++o->step[k];
+    const double lr = s->lr;
+    WG_PARAM_BLOCKS(p, s->threads, blk, lo, hi, step_zero_block(o, k, lr, t, lo, hi));
+}
+
+static void inbw_hook(wg_param *p, void *ctx)
+{
+    wg_optim *o = ctx;
+    struct wg_optim_inbw *s = o->inbw;
+    if (!s || !s->tape) return;
+    if (!s->counted) inbw_count(o);
+    ptrdiff_t k = inbw_find(o, p->grad);
+    if (k < 0 || s->done[k] || s->uses[k] <= 0) return; /* not listed, or past its count */
+    if (--s->uses[k] == 0) inbw_step(o, (size_t)k);
+}
+
+int wg_optim_backward_begin(wg_optim *o, wg_tape *t, double lr)
+{
+    if (!o || !t) {
+        wg_set_last_error("optim_backward_begin: invalid handle: the %s is NULL", !o ? "optimiser" : "tape");
+        return -1;
+    }
+    if (!(lr >= 0) || isinf(lr)) {
+        wg_set_last_error("optim_backward_begin: learning rate must be finite and >= 0: got %g", lr);
+        return -1;
+    }
+    if (o->cfg.clip_norm > 0) {
+        wg_set_last_error("optim_backward_begin: clip_norm %g needs the norm of every gradient before the first "
+                          "update: clip with the ordinary step (wg_optim_step), not in backward", o->cfg.clip_norm);
+        return -1;
+    }
+    if (o->inbw && o->inbw->tape) {
+        wg_set_last_error("optim_backward_begin: called twice without wg_optim_backward_end");
+        return -1;
+    }
+    if (!o->inbw) {
+        struct wg_optim_inbw *s = calloc(1, sizeof *s);
+        size_t n1 = o->n ? o->n : 1;
+        if (s) {
+            s->by_grad = malloc(sizeof *s->by_grad * n1);
+            s->uses = calloc(n1, sizeof *s->uses);
+            s->done = calloc(n1, sizeof *s->done);
+        }
+        if (!s || !s->by_grad || !s->uses || !s->done) {
+            inbw_free(s);
+            wg_set_last_error("optim_backward_begin: out of memory");
+            return -1;
+        }
+        for (size_t k = 0; k < o->n; k++) s->by_grad[k] = k;
+        o->inbw = s;
+        sort_by_grad(o, s->by_grad);
+    }
+    struct wg_optim_inbw *s = o->inbw;
+    s->lr = lr;
+    s->threads = wg_parts_threads();
+    s->counted = s->failed = false;
+    s->msg[0] = 0;
+    memset(s->done, 0, sizeof *s->done * (o->n ? o->n : 1));
+    s->tape = t;
+    wg_tape_set_grad_hook(t, inbw_hook, o);
+    return 0;
+}
+
+int wg_optim_backward_end(wg_optim *o)
+{
+    if (!o || !o->inbw || !o->inbw->tape) {
+        wg_set_last_error(o ? "optim_backward_end: no wg_optim_backward_begin before it"
+                            : "optim_backward_end: invalid handle: the optimiser is NULL");
+        return -1;
+    }
+    struct wg_optim_inbw *s = o->inbw;
+    wg_tape_set_grad_hook(s->tape, NULL, NULL);
+    const char *terr = wg_tape_error(s->tape);
+    if (terr && !s->failed) {
+        snprintf(s->msg, sizeof s->msg, "optim_backward_end: the backward pass failed, parameters it had not "
+                 "finished were not stepped: %.160s", terr);
+        s->failed = true;
+    }
+    /* Backward is over: every gradient is final.  Step (or, after a failed
+     * pass, just zero) what it did not report. */
+    for (size_t k = 0; k < o->n; k++) {
+        if (s->done[k]) continue;
+        if (terr) {
+            wg_param *p = o->params[k];
+            if (p->numel) WG_PARAM_BLOCKS(p, s->threads, blk, lo, hi, zero_block(p, lo, hi));
+        } else {
+            inbw_step(o, k);
+        }
+    }
+    s->tape = NULL;
+    if (s->failed) {
+        wg_set_last_error("%s", s->msg);
+        return -1;
+    }
+    return 0;
 }

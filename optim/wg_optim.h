@@ -101,6 +101,7 @@ int wg_opt_from_name(const char *name);    /* or -1 */
  * Adam's m) and buf2[i] (Adam's v), each numel elements of that parameter's
  * dtype, NULL where the method has none; step[i] is the number of steps
  * taken for it (Adam's t after the step is step[i]). */
+struct wg_optim_inbw; /* private: the state of wg_optim_backward_begin */
 typedef struct wg_optim {
     wg_optim_config cfg;
     size_t n;           /* number of parameters */
@@ -109,6 +110,7 @@ typedef struct wg_optim {
     void **buf2;        /* n entries (entries NULL unless Adam/AdamW) */
     int64_t *step;      /* n entries */
     double last_grad_norm; /* before clipping, when clip_norm > 0; else 0 */
+    struct wg_optim_inbw *inbw; /* private (wg_optim_backward_begin); NULL until its first use */
 } wg_optim;
 
 /* Copies cfg (NULL = wg_optim_defaults(WG_OPT_SGD)) and the pointer array;
@@ -124,6 +126,43 @@ int wg_optim_step_lr(wg_optim *o, double lr);
 void wg_optim_zero_grad(wg_optim *o);
 /* Zero every buffer and step count. */
 void wg_optim_reset(wg_optim *o);
+
+/* ==== optimiser-in-backward (opt-in) ====================================== */
+/* PyTorch's optimizer-step-in-backward hooks: each parameter takes its step as
+ * soon as backward has finished its gradient, while the rest of the backward
+ * pass still runs, and its gradient is zeroed right there.  The gradient is
+ * read once, while the cache still holds it from the op that wrote it, and
+ * the loop needs no zero_grad and no separate step:
+ *
+ *     wg_optim_backward_begin(opt, t, wg_lr_at(&lr, step));  // instead of zero_grad ... step
+ *     wg_backward(t, loss);                                   // each parameter steps here
+ *     if (wg_optim_backward_end(opt) != 0) fprintf(stderr, "%s\n", wg_last_error());
+ *
+ * begin puts a gradient hook on the tape (wg_tape_set_grad_hook), so it cannot
+ * be combined with another hook on the same tape (wg_dist_begin's).  A
+ * parameter's step is the ordinary step's arithmetic on its own elements, so
+ * when every gradient is finite the weights and the state after begin,
+ * backward, end are bit for bit those of wg_optim_zero_grad, backward,
+ * wg_optim_step_lr(lr), for every kind, with and without weight decay, on
+ * any number of threads.  Differences:
+ *  - clip_norm > 0 needs the norm of every gradient before the first update:
+ *    begin refuses it (-1); clip with the ordinary step.
+ *  - A non-finite gradient skips that parameter's step (its gradient is
+ *    zeroed, its step count kept) while the parameters before it in the pass
+ *    have already stepped; end then returns -1 naming it.  (The ordinary step
+ *    refuses the whole step.)
+ *  - Gradients must be zero when backward starts (as they are after a new
+ *    parameter, a zero_grad or an earlier end).
+ * A parameter recorded several times is stepped at its last use's report.
+ * end steps the listed parameters backward did not reach (with their zero
+ * gradients, as the ordinary step would), removes the hook and returns 0 or
+ * -1 (wg_last_error).  If backward failed (wg_tape_error), end steps nothing
+ * more, zeroes the gradients not yet stepped and returns -1.  The first begin
+ * allocates (O(n)); later ones do not.  Each begin must be followed by end
+ * before the tape is reset or freed.  Returns 0 or -1 (wg_last_error). */
+int wg_optim_backward_begin(wg_optim *o, wg_tape *t, double lr);
+/* Ends what wg_optim_backward_begin started; see there.  0 or -1. */
+int wg_optim_backward_end(wg_optim *o);
 
 /* ==== learning-rate schedules (lecture 004), t = 0, 1, 2, ... ============ */
 
