@@ -22,7 +22,8 @@
  *                  (a reshape, so it stays connected to it) gets the unit
  *                  tangent, and the function's tangent is the partial
  *                  derivative; under an outer forward derivative that is
- *                  tangent level 1, nested in the outer level 0.
+ *                  tangent level 1 (wg_set_tangent_at), nested in the
+ *                  outer level 0: forward over forward.
  *   outer forward  one run per coordinate with a unit tangent on the
  *                  variable.  Forward mode needs no history, so the tape is
  *                  restarted at every Euler step / inner iteration: the live
@@ -190,17 +191,17 @@ static wg_tensor *inner_grad(nest *c, wg_tensor *z, wg_tensor *th)
         if (wg_grad_of(t, c->h(t, zl, th), NULL, 1, &zl, &g, c->outer == OUT_FWD) != 0) return NULL;
         return g;
     }
-    if (c->outer == OUT_FWD) {
-        wg_tape_fail(t, WG_ERR_ARG, "inner_grad: forward over forward needs nested tangent levels");
-        return NULL;
-    }
+    /* Under an outer forward derivative (tangent level 0) the inner one is
+     * level 1: the nodes computing its tangents carry level-0 tangents, so
+     * the partial derivative it gives has the outer one as its tangent. */
+    const int lv = c->outer == OUT_FWD;
     wg_tensor *gi[2];
     for (int i = 0; i < 2; i++) {
         wg_tensor *zc = wg_reshape(t, z, 1, (int64_t[]){2});
-        if (!zc || wg_set_tangent(t, zc, unit(t, i)) != 0) return NULL;
+        if (!zc || wg_set_tangent_at(t, lv, zc, unit(t, i)) != 0) return NULL;
         wg_tensor *y = c->h(t, zc, th);
         if (!y) return NULL;
-        wg_tensor *ty = wg_tangent(y);
+        wg_tensor *ty = wg_tangent_at(y, lv);
         gi[i] = wg_reshape(t, ty ? ty : wg_scalar(t, WG_F64, 0.0, false), 1, (int64_t[]){1});
     }
     return wg_concat(t, 2, gi, 0);
@@ -475,11 +476,6 @@ static int nested_prepare(const char *mod, const char *fn, const cJSON *in, gb_j
 {
     if (strlen(fn) != 2 || !strchr("rf", fn[0]) || !strchr("rf", fn[1])) {
         snprintf(j->err, sizeof j->err, "unknown function (%s has rr, rf, fr, ff)", mod);
-        return -1;
-    }
-    if (strcmp(fn, "ff") == 0) {
-        snprintf(j->err, sizeof j->err,
-                 "ff (forward over forward) is not implemented: this wengert has one tangent level");
         return -1;
     }
     nested_st *s = calloc(1, sizeof *s);

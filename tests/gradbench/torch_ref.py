@@ -506,16 +506,8 @@ def saddle_ref(start):
     return r1 + r2
 
 
-# ff needs forward over forward (nested tangent levels), which this wengert
-# does not have yet: the tool must refuse it with an error naming it.
-FF_IMPLEMENTED = False
-
-
 def run_nested(tool):
-    variants = ["rr", "rf", "fr", "ff"] if FF_IMPLEMENTED else ["rr", "rf", "fr"]
-    for mod, inp in [("particle", {"w": 0.0}), ("saddle", {"start": [1.0, 1.0]})]:
-        if not FF_IMPLEMENTED:
-            expect_error(tool.evaluate(mod, "ff", inp), f"{mod}::ff", ["forward over forward"])
+    variants = ["rr", "rf", "fr", "ff"]
     small = bool(os.environ.get("WG_TEST_SMALL"))  # scripts/test's ThreadSanitizer pass: one input each
     for w0 in [0.0] if small else [0.0, 1.0]:
         want = particle_ref(w0)
