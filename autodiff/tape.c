@@ -309,6 +309,17 @@ wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const
     return n;
 }
 
+wg_tensor *wg_node_of(wg_tape *t, const wg_op *op, wg_args *a)
+{
+    if (!op->shape(t, op, a)) return NULL;
+    wg_tensor *n = wg_node_new(t, op, (wg_dtype)a->x[0]->dtype, a->out_ndim, a->out);
+    if (!n) return NULL;
+    wg_node_set_inputs(n, a->x[0], a->n > 1 ? a->x[1] : NULL);
+    for (int i = 2; i < a->n; i++) n->flags |= a->x[i]->flags & WG_F_REQ;
+    memcpy(n->attr.i, a->attr, sizeof a->attr);
+    return n;
+}
+
 wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, const int64_t *shape)
 {
     wg_tensor *n = node_alloc(t, op, src->dtype, ndim, shape);
@@ -573,7 +584,24 @@ static wg_tensor *leaf_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
     (void)t, (void)n, (void)tx;
     return NULL;
 }
-const wg_op wg_op_leaf = {.name = "leaf", .id = WG_OP_leaf, .arity = 0, .fwd = leaf_fwd, .vjp = leaf_vjp,
+/* A leaf's shape rule: the shape given, 0..WG_MAX_DIMS dimensions (each
+ * checked by wg_node_new, as every op's output). */
+static int leaf_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    const char *fn = g->fn ? g->fn : op->name;
+    if (g->ndim < 0 || g->ndim > WG_MAX_DIMS) {
+        wg_tape_fail(t, WG_ERR_SHAPE, "%s: ndim must be 0..%d, got %d", fn, WG_MAX_DIMS, g->ndim);
+        return 0;
+    }
+    if (g->ndim > 0 && !g->target) {
+        wg_tape_fail(t, WG_ERR_ARG, "%s: shape is NULL for ndim %d", fn, g->ndim);
+        return 0;
+    }
+    g->out_ndim = g->ndim;
+    if (g->ndim) memcpy(g->out, g->target, (size_t)g->ndim * sizeof *g->target);
+    return 1;
+}
+const wg_op wg_op_leaf = {.name = "leaf", .id = WG_OP_leaf, .arity = 0, .shape = leaf_shape, .fwd = leaf_fwd, .vjp = leaf_vjp,
                           .vjp_ops = leaf_vjp_ops, .jvp = leaf_jvp};
 
 static int tape_ok(wg_tape *t, const char *fn)
@@ -617,23 +645,12 @@ wg_tensor *wg_const(wg_tape *t, double v)
     return const_node(t, WG_F64, v, WG_F_LEAF | WG_F_WEAK);
 }
 
-static int check_shape_arg(wg_tape *t, const char *fn, int ndim, const int64_t *shape)
-{
-    if (ndim < 0 || ndim > WG_MAX_DIMS) {
-        wg_tape_fail(t, WG_ERR_SHAPE, "%s: ndim must be 0..%d, got %d", fn, WG_MAX_DIMS, ndim);
-        return 0;
-    }
-    if (ndim > 0 && !shape) {
-        wg_tape_fail(t, WG_ERR_ARG, "%s: shape is NULL for ndim %d", fn, ndim);
-        return 0;
-    }
-    return 1;
-}
-
-/* The checks of a leaf's arguments, in order, named fn. */
+/* The checks of a leaf's arguments, in order, named fn: the leaf's shape
+ * rule, then the dtype. */
 static int leaf_args_ok(wg_tape *t, const char *fn, wg_dtype dt, int ndim, const int64_t *shape)
 {
-    if (!tape_ok(t, fn) || !check_shape_arg(t, fn, ndim, shape)) return 0;
+    wg_args g = {.fn = fn, .ndim = ndim, .target = shape};
+    if (!tape_ok(t, fn) || !wg_op_leaf.shape(t, &wg_op_leaf, &g)) return 0;
     if (dt != WG_F32 && dt != WG_F64) {
         wg_tape_fail(t, WG_ERR_DTYPE, "%s: unknown dtype %d", fn, (int)dt);
         return 0;

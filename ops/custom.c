@@ -60,9 +60,36 @@ static wg_tensor *custom_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
     return r->def.jvp_ops(t, r->def.ctx, (int)n->attr.i[0], n->aux, n, tx);
 }
 
+/* The shape rule: inputs of one dtype, then the user's rule (or the first
+ * input's shape).  The node keeps the input count. */
+static int custom_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    const struct wg_custom_op *r = (const struct wg_custom_op *)op;
+    const int n = g->n;
+    wg_tensor *const *xs = g->x;
+    for (int i = 1; i < n; i++)
+        if (xs[i]->dtype != xs[0]->dtype) {
+            char s0[80], si[80];
+            wg_tape_fail(t, WG_ERR_DTYPE, "%s: dtype mismatch: input 1 is %s, input %d is %s", op->name,
+                    wg_fmt_shape(xs[0], s0, sizeof s0), i + 1, wg_fmt_shape(xs[i], si, sizeof si));
+            return 0;
+        }
+    g->out_ndim = xs[0]->ndim;
+    memcpy(g->out, xs[0]->shape, sizeof g->out);
+    if (r->def.shape) {
+        if (r->def.shape(r->def.ctx, n, xs, &g->out_ndim, g->out) != 0 || g->out_ndim < 0 ||
+            g->out_ndim > WG_MAX_DIMS) {
+            if (t->status == WG_OK) wg_tape_fail(t, WG_ERR_SHAPE, "%s: the op's shape rule refused its inputs", op->name);
+            return 0;
+        }
+    }
+    g->attr[0] = n;
+    return 1;
+}
+
 /* The template every registration copies; on its own it records nothing
  * (wg_custom takes only registrations). */
-const wg_op wg_op_custom = {.name = "custom", .id = WG_OP_custom, .arity = -1, .fwd = custom_fwd,
+const wg_op wg_op_custom = {.name = "custom", .id = WG_OP_custom, .arity = -1, .shape = custom_shape, .fwd = custom_fwd,
                             .vjp = custom_vjp, .vjp_ops = custom_vjp_ops, .jvp = custom_jvp,
                             .n_inputs = custom_n_inputs, .input = custom_input};
 
@@ -117,31 +144,13 @@ wg_tensor *wg_custom(wg_tape *t, const wg_custom_op *op, int n, wg_tensor *const
         return NULL;
     }
     if (!wg_check_inputs(t, name, n, xs)) return NULL;
-    for (int i = 1; i < n; i++)
-        if (xs[i]->dtype != xs[0]->dtype) {
-            char s0[80], si[80];
-            wg_tape_fail(t, WG_ERR_DTYPE, "%s: dtype mismatch: input 1 is %s, input %d is %s", name,
-                    wg_fmt_shape(xs[0], s0, sizeof s0), i + 1, wg_fmt_shape(xs[i], si, sizeof si));
-            return NULL;
-        }
-    int ndim = xs[0]->ndim;
-    int64_t shape[WG_MAX_DIMS];
-    memcpy(shape, xs[0]->shape, sizeof shape);
-    if (op->def.shape) {
-        if (op->def.shape(op->def.ctx, n, xs, &ndim, shape) != 0 || ndim < 0 || ndim > WG_MAX_DIMS) {
-            if (t->status == WG_OK) wg_tape_fail(t, WG_ERR_SHAPE, "%s: the op's shape rule refused its inputs", name);
-            return NULL;
-        }
-    }
     wg_tensor **saved = wg_arena_alloc(t, (size_t)n * sizeof *saved);
     if (!saved) return NULL;
     memcpy(saved, xs, (size_t)n * sizeof *saved);
-    wg_tensor *node = wg_node_new(t, &op->op, (wg_dtype)xs[0]->dtype, ndim, shape);
+    wg_args g = {.n = n, .x = saved};
+    wg_tensor *node = wg_node_of(t, &op->op, &g);
     if (!node) return NULL;
-    wg_node_set_inputs(node, saved[0], n > 1 ? saved[1] : NULL);
-    for (int i = 2; i < n; i++) node->flags |= saved[i]->flags & WG_F_REQ;
     node->aux = saved;
-    node->attr.i[0] = n;
     if (op->def.forward(op->def.ctx, n, saved, node, node->data) != 0) {
         if (t->status == WG_OK) wg_tape_fail(t, WG_ERR_ARG, "%s: the op's forward failed", name);
         return NULL;

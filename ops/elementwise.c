@@ -143,25 +143,29 @@ static void bc_plan_make(const wg_tensor *a, const wg_tensor *b, const wg_tensor
     } while (0)
 
 /* Record a binary op: checks, broadcast shape, node.  The caller runs the kernel. */
+/* The shape rule of the binary ops: NumPy broadcasting. */
+static int broadcast_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    const wg_tensor *a = g->x[0], *b = g->x[1];
+    if (a->ndim == 0 && b->ndim == 0) {
+        g->out_ndim = 0;
+    } else if (!bc_shape(a, b, &g->out_ndim, g->out)) {
+        char sa[80], sb[80];
+        wg_tape_fail(t, WG_ERR_SHAPE, "%s: shapes cannot broadcast: a is %s, b is %s", op->name,
+                wg_fmt_shape(a, sa, sizeof sa), wg_fmt_shape(b, sb, sizeof sb));
+        return 0;
+    }
+    return 1;
+}
+
 static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_tensor **b)
 {
     wg_tensor *xs[2] = {*a, *b};
     if (!wg_check_inputs(t, op->name, 2, xs)) return NULL;
     if (!wg_unify_dtypes(t, op->name, a, b)) return NULL;
-    int ndim;
-    int64_t shape[WG_MAX_DIMS];
-    if ((*a)->ndim == 0 && (*b)->ndim == 0) {
-        ndim = 0;
-    } else if (!bc_shape(*a, *b, &ndim, shape)) {
-        char sa[80], sb[80];
-        wg_tape_fail(t, WG_ERR_SHAPE, "%s: shapes cannot broadcast: a is %s, b is %s", op->name,
-                wg_fmt_shape(*a, sa, sizeof sa), wg_fmt_shape(*b, sb, sizeof sb));
-        return NULL;
-    }
-    wg_tensor *n = wg_node_new(t, op, (wg_dtype)(*a)->dtype, ndim, shape);
-    if (!n) return NULL;
-    wg_node_set_inputs(n, *a, *b);
-    return n;
+    xs[0] = *a, xs[1] = *b;
+    wg_args g = {.n = 2, .x = xs};
+    return wg_node_of(t, op, &g);
 }
 
 /* The scalar chains of expression code (x*a + b, 100,000 times) spent most
@@ -369,7 +373,7 @@ static wg_tensor *to_out_shape(wg_tape *t, wg_tensor *x, const wg_tensor *n)
         }                                                                                      \
         return ty;                                                                             \
     }                                                                                          \
-    const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 2, .fwd = nm##_kernel, \
+    const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 2, .shape = broadcast_shape, .fwd = nm##_kernel, \
                                 .vjp = nm##_vjp, .vjp_ops = nm##_vjp_ops, .jvp = nm##_jvp,   \
                                 .binary = wg__##nm};
 
@@ -437,8 +441,34 @@ static wg_tensor *broadcast_to_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *t
 {
     return wg_broadcast_to(t, tx[0], n->ndim, n->shape);
 }
+/* broadcast_to's shape rule: the target, to which x's dimensions,
+ * right-aligned, are equal or 1. */
+static int broadcast_to_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    (void)op;
+    const wg_tensor *x = g->x[0];
+    const int ndim = g->ndim;
+    const int64_t *shape = g->target;
+    char sx[80];
+    if (ndim < x->ndim || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
+        wg_tape_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s to %d dimensions", wg_fmt_shape(x, sx, sizeof sx),
+                ndim);
+        return 0;
+    }
+    for (int i = 0; i < x->ndim; i++) {
+        int64_t want = shape[ndim - x->ndim + i];
+        if (x->shape[i] != want && x->shape[i] != 1) {
+            wg_tape_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s: axis %d is %lld, target is %lld",
+                    wg_fmt_shape(x, sx, sizeof sx), i, (long long)x->shape[i], (long long)want);
+            return 0;
+        }
+    }
+    g->out_ndim = ndim;
+    if (ndim) memcpy(g->out, shape, (size_t)ndim * sizeof *shape);
+    return 1;
+}
 const wg_op wg_op_broadcast_to = {.name = "broadcast_to", .id = WG_OP_broadcast_to, .arity = 1,
-                                  .fwd = broadcast_to_fwd, .vjp = broadcast_to_vjp,
+                                  .shape = broadcast_to_shape, .fwd = broadcast_to_fwd, .vjp = broadcast_to_vjp,
                                   .vjp_ops = broadcast_to_vjp_ops, .jvp = broadcast_to_jvp};
 
 wg_tensor *wg_broadcast_to(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
@@ -448,23 +478,9 @@ wg_tensor *wg_broadcast_to(wg_tape *t, wg_tensor *x, int ndim, const int64_t *sh
         return NULL;
     }
     if (!wg_check_inputs(t, "broadcast_to", 1, &x)) return NULL;
-    char sx[80];
-    if (ndim < x->ndim || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
-        wg_tape_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s to %d dimensions", wg_fmt_shape(x, sx, sizeof sx),
-                ndim);
-        return NULL;
-    }
-    for (int i = 0; i < x->ndim; i++) {
-        int64_t want = shape[ndim - x->ndim + i];
-        if (x->shape[i] != want && x->shape[i] != 1) {
-            wg_tape_fail(t, WG_ERR_SHAPE, "broadcast_to: cannot broadcast %s: axis %d is %lld, target is %lld",
-                    wg_fmt_shape(x, sx, sizeof sx), i, (long long)x->shape[i], (long long)want);
-            return NULL;
-        }
-    }
-    wg_tensor *n = wg_node_new(t, &wg_op_broadcast_to, (wg_dtype)x->dtype, ndim, shape);
+    wg_args g = {.n = 1, .x = &x, .ndim = ndim, .target = shape};
+    wg_tensor *n = wg_node_of(t, &wg_op_broadcast_to, &g);
     if (!n) return NULL;
-    wg_node_set_inputs(n, x, NULL);
     broadcast_to_fwd(n);
     return wg_node_done(t, n);
 }

@@ -115,18 +115,45 @@ static wg_tensor *matmul_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
     wg_tensor *z = tx[1] ? wg_matmul_ex(t, n->in[0], tx[1], ta, tb) : NULL;
     return y && z ? wg__add(t, y, z) : y ? y : z;
 }
-const wg_op wg_op_matmul = {.name = "matmul", .id = WG_OP_matmul, .arity = 2, .fwd = matmul_fwd,
-                            .vjp = matmul_vjp, .vjp_ops = matmul_vjp_ops, .jvp = matmul_jvp};
-
-/* "matmul: <problem>: a is f32[2,3]<ta>, b is f32[4,5]<tb>"; returns NULL. */
-static wg_tensor *mm_fail(wg_tape *t, wg_status st, const char *problem, const wg_tensor *a, const char *ta,
-                          const wg_tensor *b, const char *tb)
+/* "matmul: <problem>: a is f32[2,3]<ta>, b is f32[4,5]<tb>"; returns 0. */
+static int mm_fail(wg_tape *t, wg_status st, const char *problem, const wg_tensor *a, const char *ta,
+                   const wg_tensor *b, const char *tb)
 {
     char sa[80], sb[80];
     wg_tape_fail(t, st, "matmul: %s: a is %s%s, b is %s%s", problem, wg_fmt_shape(a, sa, sizeof sa), ta,
             wg_fmt_shape(b, sb, sizeof sb), tb);
-    return NULL;
+    return 0;
 }
+
+/* matmul's shape rule: a (or a^T if i[0]) times b (or b^T if i[1]), 2-D or
+ * batched 3-D, one dtype.  The node keeps the two flags. */
+static int matmul_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    (void)op;
+    const wg_tensor *a = g->x[0], *b = g->x[1];
+    const bool trans_a = g->i[0], trans_b = g->i[1];
+    /* Shapes are formatted only for an error: this runs on every matmul. */
+    if (a->dtype != b->dtype) return mm_fail(t, WG_ERR_DTYPE, "dtype mismatch", a, "", b, "");
+    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
+        return mm_fail(t, WG_ERR_SHAPE, "operands must be 2-D or 3-D", a, "", b, "");
+    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0])
+        return mm_fail(t, WG_ERR_SHAPE, "batch sizes differ", a, "", b, "");
+    mm_geom m = geom_of(a, b, trans_a, trans_b);
+    int64_t kb = trans_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
+    if (m.k != kb)
+        return mm_fail(t, WG_ERR_SHAPE, "inner dimensions differ", a, trans_a ? " (transposed)" : "", b,
+                       trans_b ? " (transposed)" : "");
+    g->out_ndim = 0;
+    if (a->ndim == 3 || b->ndim == 3) g->out[g->out_ndim++] = a->ndim == 3 ? a->shape[0] : b->shape[0];
+    g->out[g->out_ndim++] = trans_a ? a->shape[a->ndim - 1] : a->shape[a->ndim - 2];
+    g->out[g->out_ndim++] = m.n;
+    g->attr[0] = trans_a;
+    g->attr[1] = trans_b;
+    return 1;
+}
+
+const wg_op wg_op_matmul = {.name = "matmul", .id = WG_OP_matmul, .arity = 2, .shape = matmul_shape,
+                            .fwd = matmul_fwd, .vjp = matmul_vjp, .vjp_ops = matmul_vjp_ops, .jvp = matmul_jvp};
 
 wg_tensor *wg_matmul_ex(wg_tape *t, wg_tensor *a, wg_tensor *b, bool trans_a, bool trans_b)
 {
@@ -136,27 +163,9 @@ wg_tensor *wg_matmul_ex(wg_tape *t, wg_tensor *a, wg_tensor *b, bool trans_a, bo
     }
     wg_tensor *xs[2] = {a, b};
     if (!wg_check_inputs(t, "matmul", 2, xs)) return NULL;
-    /* Shapes are formatted only for an error: this runs on every matmul. */
-    if (a->dtype != b->dtype) return mm_fail(t, WG_ERR_DTYPE, "dtype mismatch", a, "", b, "");
-    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
-        return mm_fail(t, WG_ERR_SHAPE, "operands must be 2-D or 3-D", a, "", b, "");
-    if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0])
-        return mm_fail(t, WG_ERR_SHAPE, "batch sizes differ", a, "", b, "");
-    mm_geom g = geom_of(a, b, trans_a, trans_b);
-    int64_t kb = trans_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
-    if (g.k != kb)
-        return mm_fail(t, WG_ERR_SHAPE, "inner dimensions differ", a, trans_a ? " (transposed)" : "", b,
-                       trans_b ? " (transposed)" : "");
-    int64_t shape[3];
-    int ndim = 0;
-    if (a->ndim == 3 || b->ndim == 3) shape[ndim++] = a->ndim == 3 ? a->shape[0] : b->shape[0];
-    shape[ndim++] = trans_a ? a->shape[a->ndim - 1] : a->shape[a->ndim - 2];
-    shape[ndim++] = g.n;
-    wg_tensor *n = wg_node_new(t, &wg_op_matmul, (wg_dtype)a->dtype, ndim, shape);
+    wg_args g = {.n = 2, .x = xs, .i = {trans_a, trans_b}};
+    wg_tensor *n = wg_node_of(t, &wg_op_matmul, &g);
     if (!n) return NULL;
-    wg_node_set_inputs(n, a, b);
-    n->attr.i[0] = trans_a;
-    n->attr.i[1] = trans_b;
     matmul_fwd(n);
     return wg_node_done(t, n);
 }

@@ -37,6 +37,36 @@ static red_view view_of(const wg_tensor *x, int axis)
     return v;
 }
 
+/* The shape rule of the reductions: x without axis i[0] (kept as 1 if
+ * i[1], keepdim), or a 0-d result if i[2] (all).  The node keeps the
+ * axis, made non-negative (AXIS_ALL for all), and keepdim. */
+static int reduce_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    const wg_tensor *x = g->x[0];
+    const int axis = (int)g->i[0];
+    const bool keepdim = g->i[1], all = g->i[2];
+    int ax = AXIS_ALL;
+    g->out_ndim = 0;
+    if (!all) {
+        ax = wg_norm_axis(axis, x->ndim);
+        if (ax < 0) {
+            char sx[80];
+            wg_tape_fail(t, WG_ERR_AXIS, "%s: axis %d out of range for %s", op->name, axis,
+                    wg_fmt_shape(x, sx, sizeof sx));
+            return 0;
+        }
+        for (int i = 0; i < x->ndim; i++) {
+            if (i != ax)
+                g->out[g->out_ndim++] = x->shape[i];
+            else if (keepdim)
+                g->out[g->out_ndim++] = 1;
+        }
+    }
+    g->attr[0] = ax;
+    g->attr[1] = keepdim;
+    return 1;
+}
+
 static wg_tensor *reduce_node(wg_tape *t, const wg_op *op, wg_tensor *x, int axis, bool keepdim, bool all)
 {
     if (!t) {
@@ -44,30 +74,8 @@ static wg_tensor *reduce_node(wg_tape *t, const wg_op *op, wg_tensor *x, int axi
         return NULL;
     }
     if (!wg_check_inputs(t, op->name, 1, &x)) return NULL;
-    int ax = AXIS_ALL;
-    int ndim = 0;
-    int64_t shape[WG_MAX_DIMS];
-    char sx[80];
-    if (!all) {
-        ax = wg_norm_axis(axis, x->ndim);
-        if (ax < 0) {
-            wg_tape_fail(t, WG_ERR_AXIS, "%s: axis %d out of range for %s", op->name, axis,
-                    wg_fmt_shape(x, sx, sizeof sx));
-            return NULL;
-        }
-        for (int i = 0; i < x->ndim; i++) {
-            if (i != ax)
-                shape[ndim++] = x->shape[i];
-            else if (keepdim)
-                shape[ndim++] = 1;
-        }
-    }
-    wg_tensor *n = wg_node_new(t, op, (wg_dtype)x->dtype, ndim, shape);
-    if (!n) return NULL;
-    wg_node_set_inputs(n, x, NULL);
-    n->attr.i[0] = ax;
-    n->attr.i[1] = keepdim;
-    return n;
+    wg_args g = {.n = 1, .x = &x, .i = {axis, keepdim, all}};
+    return wg_node_of(t, op, &g);
 }
 
 /* ---- sum and mean -------------------------------------------------------- */
@@ -167,9 +175,9 @@ static wg_tensor *mean_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)
 static wg_tensor *sum_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx) { return reduce_like(t, n, tx[0], false); }
 static wg_tensor *mean_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx) { return reduce_like(t, n, tx[0], true); }
 
-const wg_op wg_op_sum = {.name = "sum", .id = WG_OP_sum, .arity = 1, .fwd = sum_fwd1, .vjp = sum_vjp,
+const wg_op wg_op_sum = {.name = "sum", .id = WG_OP_sum, .arity = 1, .shape = reduce_shape, .fwd = sum_fwd1, .vjp = sum_vjp,
                          .vjp_ops = sum_vjp_ops, .jvp = sum_jvp};
-const wg_op wg_op_mean = {.name = "mean", .id = WG_OP_mean, .arity = 1, .fwd = mean_fwd1, .vjp = mean_vjp,
+const wg_op wg_op_mean = {.name = "mean", .id = WG_OP_mean, .arity = 1, .shape = reduce_shape, .fwd = mean_fwd1, .vjp = mean_vjp,
                           .vjp_ops = mean_vjp_ops, .jvp = mean_jvp};
 
 static wg_tensor *sum_like(wg_tape *t, const wg_op *op, wg_tensor *x, int axis, bool keepdim, bool all)
@@ -236,25 +244,34 @@ static wg_tensor *max_axis_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
 {
     return wg_sum_axis(t, wg__mul(t, tx[0], argmax_mask(t, n)), (int)n->attr.i[0], n->attr.i[1]);
 }
-const wg_op wg_op_max_axis = {.name = "max_axis", .id = WG_OP_max_axis, .arity = 1, .fwd = max_axis_fwd,
+/* max_axis's shape rule: a reduction's, over an axis that has elements
+ * (when the output has any) and whose argmax fits the uint32 it is kept in. */
+static int max_axis_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    if (!reduce_shape(t, op, g)) return 0;
+    const wg_tensor *x = g->x[0];
+    red_view v = view_of(x, (int)g->attr[0]);
+    char sx[80];
+    if (v.k == 0 && wg_shape_numel(g->out_ndim, g->out) > 0) {
+        wg_tape_fail(t, WG_ERR_SHAPE, "max_axis: cannot reduce an empty axis %d of %s", (int)g->i[0],
+                wg_fmt_shape(x, sx, sizeof sx));
+        return 0;
+    }
+    if (v.k > UINT32_MAX) {
+        wg_tape_fail(t, WG_ERR_SHAPE, "max_axis: axis %d of %s is longer than 2^32", (int)g->i[0],
+                wg_fmt_shape(x, sx, sizeof sx));
+        return 0;
+    }
+    return 1;
+}
+const wg_op wg_op_max_axis = {.name = "max_axis", .id = WG_OP_max_axis, .arity = 1, .shape = max_axis_shape,
+                              .fwd = max_axis_fwd,
                               .vjp = max_axis_vjp, .vjp_ops = max_axis_vjp_ops, .jvp = max_axis_jvp};
 
 wg_tensor *wg_max_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
 {
     wg_tensor *n = reduce_node(t, &wg_op_max_axis, x, axis, keepdim, false);
     if (!n) return NULL;
-    red_view v = view_of(x, (int)n->attr.i[0]);
-    char sx[80];
-    if (v.k == 0 && n->size > 0) {
-        wg_tape_fail(t, WG_ERR_SHAPE, "max_axis: cannot reduce an empty axis %d of %s", axis,
-                wg_fmt_shape(x, sx, sizeof sx));
-        return NULL;
-    }
-    if (v.k > UINT32_MAX) {
-        wg_tape_fail(t, WG_ERR_SHAPE, "max_axis: axis %d of %s is longer than 2^32", axis,
-                wg_fmt_shape(x, sx, sizeof sx));
-        return NULL;
-    }
     uint32_t *arg = n->size ? wg_arena_alloc(t, n->size * sizeof *arg) : NULL;
     if (n->size && !arg) return NULL;
     n->aux = arg;

@@ -96,26 +96,36 @@ static wg_tensor *transpose_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
 {
     return wg_transpose(t, tx[0], (int)n->attr.i[0], (int)n->attr.i[1]);
 }
-const wg_op wg_op_transpose = {.name = "transpose", .id = WG_OP_transpose, .arity = 1, .fwd = transpose_fwd,
-                               .vjp = transpose_vjp, .vjp_ops = transpose_vjp_ops, .jvp = transpose_jvp};
-
-wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
+/* transpose's shape rule: x with axes i[0] and i[1] swapped; the node
+ * keeps them non-negative. */
+static int transpose_shape(wg_tape *t, const wg_op *op, wg_args *g)
 {
-    if (!tape_ok(t, "transpose") || !wg_check_inputs(t, "transpose", 1, &x)) return NULL;
+    (void)op;
+    const wg_tensor *x = g->x[0];
+    const int axis0 = (int)g->i[0], axis1 = (int)g->i[1];
     int a0 = wg_norm_axis(axis0, x->ndim), a1 = wg_norm_axis(axis1, x->ndim);
     if (a0 < 0 || a1 < 0) {
         char sx[80];
         wg_tape_fail(t, WG_ERR_AXIS, "transpose: axes (%d, %d) out of range for %s", axis0, axis1,
                 wg_fmt_shape(x, sx, sizeof sx));
-        return NULL;
+        return 0;
     }
-    int64_t shape[WG_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i == a0 ? a1 : i == a1 ? a0 : i];
-    wg_tensor *n = wg_node_new(t, &wg_op_transpose, (wg_dtype)x->dtype, x->ndim, shape);
+    g->out_ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++) g->out[i] = x->shape[i == a0 ? a1 : i == a1 ? a0 : i];
+    g->attr[0] = a0;
+    g->attr[1] = a1;
+    return 1;
+}
+const wg_op wg_op_transpose = {.name = "transpose", .id = WG_OP_transpose, .arity = 1, .shape = transpose_shape,
+                               .fwd = transpose_fwd, .vjp = transpose_vjp, .vjp_ops = transpose_vjp_ops,
+                               .jvp = transpose_jvp};
+
+wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
+{
+    if (!tape_ok(t, "transpose") || !wg_check_inputs(t, "transpose", 1, &x)) return NULL;
+    wg_args g = {.n = 1, .x = &x, .i = {axis0, axis1}};
+    wg_tensor *n = wg_node_of(t, &wg_op_transpose, &g);
     if (!n) return NULL;
-    wg_node_set_inputs(n, x, NULL);
-    n->attr.i[0] = a0;
-    n->attr.i[1] = a1;
     transpose_fwd(n);
     return wg_node_done(t, n);
 }
@@ -153,19 +163,21 @@ static wg_tensor *reshape_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
 {
     return wg_reshape(t, tx[0], n->ndim, n->shape);
 }
-const wg_op wg_op_reshape = {.name = "reshape", .id = WG_OP_reshape, .arity = 1, .fwd = reshape_fwd,
-                             .vjp = reshape_vjp, .vjp_ops = reshape_vjp_ops, .jvp = reshape_jvp};
-
-wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
+/* reshape's shape rule: the target, with at most one -1 inferred, of x's
+ * element count. */
+static int reshape_shape(wg_tape *t, const wg_op *op, wg_args *g)
 {
-    if (!tape_ok(t, "reshape") || !wg_check_inputs(t, "reshape", 1, &x)) return NULL;
+    (void)op;
+    const wg_tensor *x = g->x[0];
+    const int ndim = g->ndim;
+    const int64_t *shape = g->target;
+    int64_t *s = g->out;
     char sx_buf[80]; /* x's shape, formatted only for an error */
 #define SX wg_fmt_shape(x, sx_buf, sizeof sx_buf)
     if (ndim < 0 || ndim > WG_MAX_DIMS || (ndim > 0 && !shape)) {
         wg_tape_fail(t, WG_ERR_SHAPE, "reshape: ndim must be 0..%d with a shape, got %d for %s", WG_MAX_DIMS, ndim, SX);
-        return NULL;
+        return 0;
     }
-    int64_t s[WG_MAX_DIMS];
     int infer = -1;
     size_t known = 1, nz = 1; /* the product of all and of the nonzero dimensions */
     for (int i = 0; i < ndim; i++) {
@@ -174,12 +186,12 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
             infer = i;
         } else if (s[i] < 0) {
             wg_tape_fail(t, WG_ERR_SHAPE, "reshape: invalid dimension %lld at axis %d for %s", (long long)s[i], i, SX);
-            return NULL;
+            return 0;
         } else {
             /* The bound of wg_node_new: a wrapped product could match x's size. */
             if (s[i] && nz > WG_MAX_NUMEL / (size_t)s[i]) {
                 wg_tape_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape is too large", SX, x->size);
-                return NULL;
+                return 0;
             }
             nz *= s[i] ? (size_t)s[i] : 1;
             known *= (size_t)s[i];
@@ -189,17 +201,28 @@ wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
         if (known == 0 || x->size % known) {
             wg_tape_fail(t, WG_ERR_SHAPE, "reshape: cannot infer axis %d: %zu elements of %s do not divide by %zu",
                     infer, x->size, SX, known);
-            return NULL;
+            return 0;
         }
         s[infer] = (int64_t)(x->size / known);
         known = x->size;
     }
     if (known != x->size) {
         wg_tape_fail(t, WG_ERR_SHAPE, "reshape: %s has %zu elements, the new shape has %zu", SX, x->size, known);
-        return NULL;
+        return 0;
     }
 #undef SX
-    wg_tensor *n = wg_node_alias(t, &wg_op_reshape, x, ndim, s);
+    g->out_ndim = ndim;
+    return 1;
+}
+const wg_op wg_op_reshape = {.name = "reshape", .id = WG_OP_reshape, .arity = 1, .shape = reshape_shape,
+                             .fwd = reshape_fwd, .vjp = reshape_vjp, .vjp_ops = reshape_vjp_ops, .jvp = reshape_jvp};
+
+wg_tensor *wg_reshape(wg_tape *t, wg_tensor *x, int ndim, const int64_t *shape)
+{
+    if (!tape_ok(t, "reshape") || !wg_check_inputs(t, "reshape", 1, &x)) return NULL;
+    wg_args g = {.n = 1, .x = &x, .ndim = ndim, .target = shape};
+    if (!wg_op_reshape.shape(t, &wg_op_reshape, &g)) return NULL;
+    wg_tensor *n = wg_node_alias(t, &wg_op_reshape, x, g.out_ndim, g.out);
     if (!n) return NULL;
     n->n_in = 1;
     n->in[0] = x;
@@ -222,13 +245,15 @@ static wg_tensor *detach_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
     (void)t, (void)n, (void)tx;
     return NULL;
 }
-const wg_op wg_op_detach = {.name = "detach", .id = WG_OP_detach, .arity = 1, .fwd = detach_fwd,
-                            .vjp = detach_vjp, .vjp_ops = detach_vjp_ops, .jvp = detach_jvp};
+const wg_op wg_op_detach = {.name = "detach", .id = WG_OP_detach, .arity = 1, .shape = wg_same_shape,
+                            .fwd = detach_fwd, .vjp = detach_vjp, .vjp_ops = detach_vjp_ops, .jvp = detach_jvp};
 
 wg_tensor *wg_detach(wg_tape *t, wg_tensor *x)
 {
     if (!tape_ok(t, "detach") || !wg_check_inputs(t, "detach", 1, &x)) return NULL;
-    wg_tensor *n = wg_node_alias(t, &wg_op_detach, x, x->ndim, x->shape);
+    wg_args g = {.n = 1, .x = &x};
+    if (!wg_op_detach.shape(t, &wg_op_detach, &g)) return NULL;
+    wg_tensor *n = wg_node_alias(t, &wg_op_detach, x, g.out_ndim, g.out);
     if (!n) return NULL;
     n->n_in = 1;
     n->in[0] = x; /* kept for printing; REQ is not inherited, so no gradient flows */
@@ -302,31 +327,42 @@ static wg_tensor *slice_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
 {
     return wg_slice(t, tx[0], (int)n->attr.i[0], n->attr.i[1], n->attr.i[1] + n->shape[n->attr.i[0]]);
 }
-const wg_op wg_op_slice = {.name = "slice", .id = WG_OP_slice, .arity = 1, .fwd = slice_fwd, .vjp = slice_vjp,
-                           .vjp_ops = slice_vjp_ops, .jvp = slice_jvp};
-
-wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t end)
+/* slice's shape rule: x with axis i[0] cut to [i[1], i[2]) (negative
+ * counts from the end, clamped as Python's slices); the node keeps the
+ * axis, non-negative, and the clamped start. */
+static int slice_shape(wg_tape *t, const wg_op *op, wg_args *g)
 {
-    if (!tape_ok(t, "slice") || !wg_check_inputs(t, "slice", 1, &x)) return NULL;
+    (void)op;
+    const wg_tensor *x = g->x[0];
+    const int axis = (int)g->i[0];
+    int64_t start = g->i[1], end = g->i[2];
     int ax = wg_norm_axis(axis, x->ndim);
     if (ax < 0) {
         char sx[80];
         wg_tape_fail(t, WG_ERR_AXIS, "slice: axis %d out of range for %s", axis, wg_fmt_shape(x, sx, sizeof sx));
-        return NULL;
+        return 0;
     }
     int64_t k = x->shape[ax];
     if (start < 0) start += k;
     if (end < 0) end += k;
     start = start < 0 ? 0 : start > k ? k : start;
     end = end < start ? start : end > k ? k : end;
-    int64_t shape[WG_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[ax] = end - start;
-    wg_tensor *n = wg_node_new(t, &wg_op_slice, (wg_dtype)x->dtype, x->ndim, shape);
+    g->out_ndim = x->ndim;
+    memcpy(g->out, x->shape, sizeof g->out);
+    g->out[ax] = end - start;
+    g->attr[0] = ax;
+    g->attr[1] = start;
+    return 1;
+}
+const wg_op wg_op_slice = {.name = "slice", .id = WG_OP_slice, .arity = 1, .shape = slice_shape, .fwd = slice_fwd,
+                           .vjp = slice_vjp, .vjp_ops = slice_vjp_ops, .jvp = slice_jvp};
+
+wg_tensor *wg_slice(wg_tape *t, wg_tensor *x, int axis, int64_t start, int64_t end)
+{
+    if (!tape_ok(t, "slice") || !wg_check_inputs(t, "slice", 1, &x)) return NULL;
+    wg_args g = {.n = 1, .x = &x, .i = {axis, start, end}};
+    wg_tensor *n = wg_node_of(t, &wg_op_slice, &g);
     if (!n) return NULL;
-    wg_node_set_inputs(n, x, NULL);
-    n->attr.i[0] = ax;
-    n->attr.i[1] = start;
     slice_fwd(n);
     return wg_node_done(t, n);
 }
@@ -374,8 +410,46 @@ static wg_tensor *concat_jvp(wg_tape *t, wg_tensor *n, wg_tensor *const *tx)
     for (int j = 0; j < count; j++) parts[j] = tx[j] ? tx[j] : wg_full_like(t, xs[j], 0);
     return wg_concat(t, count, parts, (int)n->attr.i[0]);
 }
-const wg_op wg_op_concat = {.name = "concat", .id = WG_OP_concat, .arity = -1, .fwd = concat_fwd,
-                            .vjp = concat_vjp, .vjp_ops = concat_vjp_ops, .jvp = concat_jvp,
+/* concat's shape rule: inputs of one dtype and rank, equal but along axis
+ * i[0], joined along it; the node keeps the axis, non-negative, and the
+ * count. */
+static int concat_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    (void)op;
+    const int count = g->n, axis = (int)g->i[0];
+    const wg_tensor *x0 = g->x[0];
+    int ax = wg_norm_axis(axis, x0->ndim);
+    char s0[80], sj[80]; /* formatted only for an error */
+    if (ax < 0) {
+        wg_tape_fail(t, WG_ERR_AXIS, "concat: axis %d out of range for %s", axis, wg_fmt_shape(x0, s0, sizeof s0));
+        return 0;
+    }
+    g->out_ndim = x0->ndim;
+    memcpy(g->out, x0->shape, sizeof g->out);
+    g->out[ax] = 0;
+    for (int j = 0; j < count; j++) {
+        const wg_tensor *x = g->x[j];
+        bool same = x->dtype == x0->dtype && x->ndim == x0->ndim;
+        for (int i = 0; same && i < x0->ndim; i++) same = i == ax || x->shape[i] == x0->shape[i];
+        if (!same) {
+            wg_tape_fail(t, x->dtype != x0->dtype ? WG_ERR_DTYPE : WG_ERR_SHAPE,
+                    "concat: tensor %d is %s, tensor 1 is %s (only axis %d may differ)", j + 1,
+                    wg_fmt_shape(x, sj, sizeof sj), wg_fmt_shape(x0, s0, sizeof s0), ax);
+            return 0;
+        }
+        if (x->shape[ax] > (int64_t)WG_MAX_NUMEL - g->out[ax]) {
+            wg_tape_fail(t, WG_ERR_SHAPE, "concat: axis %d grows too long at tensor %d (%s)", ax, j + 1,
+                    wg_fmt_shape(x, sj, sizeof sj));
+            return 0;
+        }
+        g->out[ax] += x->shape[ax];
+    }
+    g->attr[0] = ax;
+    g->attr[1] = count;
+    return 1;
+}
+const wg_op wg_op_concat = {.name = "concat", .id = WG_OP_concat, .arity = -1, .shape = concat_shape,
+                            .fwd = concat_fwd, .vjp = concat_vjp, .vjp_ops = concat_vjp_ops, .jvp = concat_jvp,
                             .n_inputs = concat_n_inputs, .input = concat_input};
 
 wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
@@ -386,47 +460,13 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
         return NULL;
     }
     if (!wg_check_inputs(t, "concat", count, xs)) return NULL;
-    const wg_tensor *x0 = xs[0];
-    int ax = wg_norm_axis(axis, x0->ndim);
-    char s0[80], sj[80]; /* formatted only for an error */
-    if (ax < 0) {
-        wg_tape_fail(t, WG_ERR_AXIS, "concat: axis %d out of range for %s", axis, wg_fmt_shape(x0, s0, sizeof s0));
-        return NULL;
-    }
-    int64_t shape[WG_MAX_DIMS];
-    memcpy(shape, x0->shape, sizeof shape);
-    shape[ax] = 0;
-    uint8_t req = 0;
-    for (int j = 0; j < count; j++) {
-        const wg_tensor *x = xs[j];
-        bool same = x->dtype == x0->dtype && x->ndim == x0->ndim;
-        for (int i = 0; same && i < x0->ndim; i++) same = i == ax || x->shape[i] == x0->shape[i];
-        if (!same) {
-            wg_tape_fail(t, x->dtype != x0->dtype ? WG_ERR_DTYPE : WG_ERR_SHAPE,
-                    "concat: tensor %d is %s, tensor 1 is %s (only axis %d may differ)", j + 1,
-                    wg_fmt_shape(x, sj, sizeof sj), wg_fmt_shape(x0, s0, sizeof s0), ax);
-            return NULL;
-        }
-        if (x->shape[ax] > (int64_t)WG_MAX_NUMEL - shape[ax]) {
-            wg_tape_fail(t, WG_ERR_SHAPE, "concat: axis %d grows too long at tensor %d (%s)", ax, j + 1,
-                    wg_fmt_shape(x, sj, sizeof sj));
-            return NULL;
-        }
-        shape[ax] += x->shape[ax];
-        req |= x->flags & WG_F_REQ;
-    }
     wg_tensor **saved = wg_arena_alloc(t, (size_t)count * sizeof *saved);
     if (!saved) return NULL;
     memcpy(saved, xs, (size_t)count * sizeof *saved);
-    wg_tensor *n = wg_node_new(t, &wg_op_concat, (wg_dtype)x0->dtype, x0->ndim, shape);
+    wg_args g = {.n = count, .x = saved, .i = {axis}};
+    wg_tensor *n = wg_node_of(t, &wg_op_concat, &g);
     if (!n) return NULL;
-    n->n_in = count > 2 ? 2 : (uint8_t)count;
-    n->in[0] = saved[0];
-    n->in[1] = count > 1 ? saved[1] : NULL;
     n->aux = saved;
-    n->flags |= req;
-    n->attr.i[0] = ax;
-    n->attr.i[1] = count;
     concat_fwd(n);
     return wg_node_done(t, n);
 }

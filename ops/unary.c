@@ -27,6 +27,15 @@
 
 #include "wg_internal.h"
 
+/* The shape rule of elementwise unary ops: x's shape. */
+int wg_same_shape(wg_tape *t, const wg_op *op, wg_args *g)
+{
+    (void)t, (void)op;
+    g->out_ndim = g->x[0]->ndim;
+    memcpy(g->out, g->x[0]->shape, sizeof g->out);
+    return 1;
+}
+
 static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
 {
     if (t && wg_scalar_live(t, x)) { /* nothing left to check: skip to the node */
@@ -39,9 +48,8 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
         return NULL;
     }
     if (!wg_check_inputs(t, op->name, 1, &x)) return NULL;
-    wg_tensor *n = wg_node_new(t, op, (wg_dtype)x->dtype, x->ndim, x->shape);
-    if (n) wg_node_set_inputs(n, x, NULL);
-    return n;
+    wg_args g = {.n = 1, .x = &x};
+    return wg_node_of(t, op, &g);
 }
 
 /* One unary op: forward of X, and the VJP, gx's increment, of (G, X, Y, C)
@@ -152,7 +160,7 @@ static wg_tensor *step_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
     {                                                                                   \
         return nm##_dmul(t, n, tx[0]);                                                \
     }                                                                                   \
-    const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 1, .fwd = nm##_fwd, \
+    const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 1, .shape = wg_same_shape, .fwd = nm##_fwd, \
                                 .vjp = nm##_vjp, .vjp_ops = nm##_vjp_ops, .jvp = nm##_jvp};
 
 UNARY_ENTRY(neg)

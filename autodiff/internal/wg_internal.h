@@ -54,11 +54,18 @@ typedef enum {
  *            for ops whose inputs are not n->in[0..n_in) (concat, custom
  *            ops keep theirs in aux); NULL: n->in
  *   binary   the op's constructor, for binary elementwise ops: autodiff/
- *            accumulates recorded gradients through the table's add */
+ *            accumulates recorded gradients through the table's add
+ *   shape    the shape rule: checks the inputs and attributes a constructor
+ *            got (wg_args) and gives the output's shape and the attributes
+ *            the node keeps; every constructor runs it before it makes the
+ *            node (wg_node_of).  The scalar fast paths skip it only where
+ *            its answer is known: 0-d live operands of one dtype give 0-d. */
+typedef struct wg_args wg_args;
 typedef struct wg_op {
     const char *name;
     wg_op_id id;
     int arity; /* inputs; -1: variable (concat, custom ops) */
+    int (*shape)(wg_tape *t, const struct wg_op *op, wg_args *a); /* 1, or 0 with the error on t */
     void (*fwd)(wg_tensor *n);
     void (*vjp)(wg_tensor *n);
     wg_tensor *(*vjp_ops)(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i);
@@ -67,6 +74,21 @@ typedef struct wg_op {
     wg_tensor *(*input)(const wg_tensor *n, int i);
     wg_tensor *(*binary)(wg_tape *t, wg_tensor *a, wg_tensor *b);
 } wg_op;
+
+/* A constructor's arguments, for its op's shape rule: the inputs and
+ * attributes as the user gave them, and what the rule gives back. */
+struct wg_args {
+    const char *fn;        /* the name errors use; NULL: the op's */
+    int n;                 /* the inputs x[0..n) */
+    wg_tensor *const *x;
+    int64_t i[3];          /* attributes: axis, keepdim, all / start, end / trans flags / axes */
+    int ndim;              /* a target shape: reshape, broadcast_to, a leaf's */
+    const int64_t *target;
+    /* out */
+    int out_ndim;
+    int64_t out[WG_MAX_DIMS];
+    int64_t attr[3];       /* the node's attr.i: an axis made non-negative, a clamped start */
+};
 
 #define X(name) extern const wg_op wg_op_##name;
 #include "ops.def"
@@ -239,6 +261,14 @@ static inline wg_tensor *wg_scalar_node(wg_tape *t, const wg_op *op, int dt, wg_
     if (n) wg_node_set_inputs(n, a, b);
     return n;
 }
+/* The node of op on a->x[0..a->n): op's shape rule, then a new node of
+ * that shape with x[0]'s dtype, its inputs (the first two in n->in, the
+ * gradient flag of all) and attr.i from the rule.  The caller runs the
+ * forward.  NULL with the error recorded. */
+wg_tensor *wg_node_of(wg_tape *t, const wg_op *op, wg_args *a);
+/* The shape rule of ops whose output is shaped like their first input
+ * (unary elementwise ops, detach). */
+int wg_same_shape(wg_tape *t, const wg_op *op, wg_args *a);
 /* A node whose data aliases `src`'s value (no copy). */
 wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, const int64_t *shape);
 /* Gradient buffer of x for the current backward pass: allocated and zeroed on

@@ -369,9 +369,31 @@ static void fresh_nodes(void)
     wg_param_free(p);
 }
 
+/* The op table: one whole entry per op of ops.def, in order, each with its
+ * shape rule, forward, both VJPs and JVP (custom ops' template included:
+ * a registration clears only the rules its user left out). */
+static void op_table(void)
+{
+    static const char *const names[] = {
+#define X(name) #name,
+#include "ops.def"
+#undef X
+    };
+    for (int i = 0; i < WG_N_OPS; i++) {
+        const wg_op *op = wg_op_table[i];
+        CHECK(op && op->id == (wg_op_id)i && strcmp(op->name, names[i]) == 0, "op table entry %d is not %s", i,
+              names[i]);
+        if (!op) continue;
+        CHECK(op->shape && op->fwd && op->vjp && op->vjp_ops && op->jvp, "%s: the entry lacks a rule", op->name);
+        CHECK((op->arity < 0) == (op->n_inputs != NULL) && (op->n_inputs != NULL) == (op->input != NULL),
+              "%s: a variable arity needs n_inputs and input, a fixed one neither", op->name);
+    }
+}
+
 int main(void)
 {
     wg_rng_seed(&cu_rng, 7);
+    op_table();
     fresh_nodes();
     lecture_example();
     params();
