@@ -48,6 +48,7 @@
 #define WG_NO_EXCEPTIONS
 #endif
 #ifndef WG_NO_EXCEPTIONS
+#include <exception>
 #include <stdexcept>
 #endif
 
@@ -664,6 +665,228 @@ private:
         if (rc == 0) return true;
         detail::fail_msg(wg_checkpoint_error(p_), WG_ERR_ARG);
         return false;
+    }
+};
+
+/* ---- higher order (wg_higher.h) ------------------------------------------ */
+
+namespace detail {
+inline std::vector<wg_tensor *> raw(const std::vector<tensor> &xs)
+{
+    std::vector<wg_tensor *> r(xs.size());
+    for (std::size_t i = 0; i < xs.size(); i++) r[i] = xs[i].get();
+    return r;
+}
+/* The elements of the inputs (tensors or parameters) together. */
+inline std::size_t numel_of(const std::vector<tensor> &xs)
+{
+    std::size_t n = 0;
+    for (const tensor &x : xs) n += x.numel();
+    return n;
+}
+inline std::size_t numel_of(const param_list &ps)
+{
+    std::size_t n = 0;
+    for (wg_param *p : ps) n += p ? p->numel : 0;
+    return n;
+}
+inline bool check(wg_tape *t, int rc)
+{
+    if (WG__LIKELY(rc == 0)) return true;
+    fail_tape(t);
+    return false;
+}
+} // namespace detail
+
+/* torch.autograd.grad: the gradients of out with respect to xs, as tensors
+ * on out's tape (wg_grad_of).  seed: out's cotangent (empty: 1, for a
+ * one-element out).  With create_graph they are recorded and can be
+ * differentiated again.  Leaf and parameter .grad buffers are untouched.
+ * Without exceptions, a failure gives empty tensors. */
+inline std::vector<tensor> grad(const tensor &out, const std::vector<tensor> &xs, const tensor &seed,
+                                bool create_graph = false)
+{
+    wg_tape *t = out.tape();
+    std::vector<wg_tensor *> in = detail::raw(xs), g(xs.size(), nullptr);
+    int rc = wg_grad_of(t, out.get(), seed.get(), static_cast<int>(in.size()), in.data(), g.data(), create_graph);
+    std::vector<tensor> r(xs.size());
+    if (detail::check(t, rc))
+        for (std::size_t i = 0; i < g.size(); i++) r[i] = tensor(t, g[i]);
+    return r;
+}
+inline std::vector<tensor> grad(const tensor &out, const std::vector<tensor> &xs, bool create_graph = false)
+{
+    return grad(out, xs, tensor(), create_graph);
+}
+/* One input's gradient: grad(f, x, true) is df/dx, recorded. */
+inline tensor grad(const tensor &out, const tensor &x, bool create_graph = false)
+{
+    return grad(out, std::vector<tensor>{x}, tensor(), create_graph)[0];
+}
+
+/* backward(create_graph=True) (wg_backward_ex): leaf .grad buffers
+ * accumulate as with backward(), and grad_tensor(x) is a leaf's gradient as
+ * a differentiable tensor.  seed: empty for a one-element out. */
+inline bool backward_create_graph(const tensor &out, const tensor &seed = tensor())
+{
+    return detail::check(out.tape(), wg_backward_ex(out.tape(), out.get(), seed.get(), WG_CREATE_GRAPH));
+}
+/* A leaf's recorded gradient; empty if no create-graph backward reached it. */
+inline tensor grad_tensor(const tensor &x) noexcept { return tensor(x.tape(), wg_grad_tensor(x.get())); }
+
+/* Forward mode (wg_set_tangent_at): tangent tx of x at a nesting level (0,
+ * the outermost, is wg_set_tangent's).  Every op recorded afterwards that
+ * depends on x computes its tangent. */
+inline bool set_tangent(const tensor &x, const tensor &tx, int level = 0)
+{
+    return detail::check(x.tape(), wg_set_tangent_at(x.tape(), level, x.get(), tx.get()));
+}
+/* x's tangent at a level: a tensor, or an empty one for a zero tangent (an
+ * error throws, or leaves it on the tape without exceptions). */
+inline tensor tangent(const tensor &x, int level = 0)
+{
+    wg_tensor *r = wg_tangent_at(x.get(), level);
+    if (!r && x.tape() && wg_tape_error(x.tape())) detail::fail_tape(x.tape());
+    return tensor(x.tape(), r);
+}
+
+/* On a recorded graph, row-major f64 (wg_hessian_of, wg_jacobian_of): the
+ * Hessian of a one-element out, N x N, and out's Jacobian, M x N, where N
+ * counts the elements of xs and M those of out.  Empty on failure without
+ * exceptions. */
+inline std::vector<double> hessian(const tensor &out, const std::vector<tensor> &xs)
+{
+    const std::size_t n = detail::numel_of(xs);
+    std::vector<wg_tensor *> in = detail::raw(xs);
+    std::vector<double> h(n * n);
+    if (!detail::check(out.tape(), wg_hessian_of(out.tape(), out.get(), static_cast<int>(in.size()), in.data(),
+                                                 h.data())))
+        h.clear();
+    return h;
+}
+inline std::vector<double> jacobian(const tensor &out, const std::vector<tensor> &xs)
+{
+    const std::size_t n = detail::numel_of(xs);
+    std::vector<wg_tensor *> in = detail::raw(xs);
+    std::vector<double> j(out.numel() * n);
+    if (!detail::check(out.tape(), wg_jacobian_of(out.tape(), out.get(), static_cast<int>(in.size()), in.data(),
+                                                  j.data())))
+        j.clear();
+    return j;
+}
+/* Hessian-vector products of a one-element out (wg_hvp_of): one tensor per
+ * input, v[i] shaped like xs[i]. */
+inline std::vector<tensor> hvp(const tensor &out, const std::vector<tensor> &xs, const std::vector<tensor> &v)
+{
+    wg_tape *t = out.tape();
+    std::vector<wg_tensor *> in = detail::raw(xs), vv = detail::raw(v), hv(xs.size(), nullptr);
+    std::vector<tensor> r(xs.size());
+    if (v.size() != xs.size()) {
+        detail::fail_msg("hvp: needs one direction per input", WG_ERR_ARG);
+        return r;
+    }
+    if (detail::check(t, wg_hvp_of(t, out.get(), static_cast<int>(in.size()), in.data(), vv.data(), hv.data())))
+        for (std::size_t i = 0; i < hv.size(); i++) r[i] = tensor(t, hv[i]);
+    return r;
+}
+
+namespace detail {
+/* A C++ callable as a wg_fn: f(const std::vector<tensor> &) -> tensor.  An
+ * exception inside f is caught here (it must not cross the C frames) and
+ * rethrown once the C call has returned. */
+template <typename F> struct fn_ctx {
+    fn_ctx(F *fn, const param_list &ps) : f(fn), n(static_cast<int>(ps.size())) {}
+    F *f;
+    int n;
+#ifndef WG_NO_EXCEPTIONS
+    std::exception_ptr err;
+#endif
+    static wg_tensor *call(wg_tape *t, wg_tensor *const *in, void *vctx)
+    {
+        fn_ctx *c = static_cast<fn_ctx *>(vctx);
+        std::vector<tensor> xs(static_cast<std::size_t>(c->n));
+        for (int i = 0; i < c->n; i++) xs[static_cast<std::size_t>(i)] = tensor(t, in[i]);
+#ifndef WG_NO_EXCEPTIONS
+        try {
+            return (*c->f)(static_cast<const std::vector<tensor> &>(xs)).get();
+        } catch (...) {
+            c->err = std::current_exception();
+            return nullptr;
+        }
+#else
+        return (*c->f)(static_cast<const std::vector<tensor> &>(xs)).get();
+#endif
+    }
+    bool done(wg_tape *t, int rc)
+    {
+#ifndef WG_NO_EXCEPTIONS
+        if (err) std::rethrow_exception(err);
+#endif
+        return check(t, rc);
+    }
+};
+} // namespace detail
+
+/* Drivers over a function of parameters (wg_hessian, wg_jacobian, wg_hvp):
+ * f records its output from one leaf per parameter, given in order, e.g.
+ * [&](const std::vector<wg::tensor> &x) { return sum(x[0] * x[0]); }.  The
+ * driver resets t and records on it; the parameters' values and gradients
+ * are left as they were.  Row-major f64 results; empty on failure without
+ * exceptions.  m: f's output size. */
+template <typename F> std::vector<double> hessian(tape &t, F f, const param_list &ps)
+{
+    const std::size_t n = detail::numel_of(ps);
+    std::vector<double> h(n * n);
+    detail::fn_ctx<F> c(&f, ps);
+    if (!c.done(t.get(), wg_hessian(t.get(), c.call, &c, static_cast<int>(ps.size()), ps.data(), h.data()))) h.clear();
+    return h;
+}
+template <typename F>
+std::vector<double> jacobian(tape &t, F f, const param_list &ps, std::size_t m, wg_ad_mode mode = WG_MODE_REVERSE)
+{
+    const std::size_t n = detail::numel_of(ps);
+    std::vector<double> j(m * n);
+    detail::fn_ctx<F> c(&f, ps);
+    if (!c.done(t.get(), wg_jacobian(t.get(), c.call, &c, static_cast<int>(ps.size()), ps.data(), mode, m, j.data())))
+        j.clear();
+    return j;
+}
+template <typename F>
+std::vector<double> hvp(tape &t, F f, const param_list &ps, const std::vector<double> &v,
+                        wg_ad_mode mode = WG_MODE_REVERSE)
+{
+    const std::size_t n = detail::numel_of(ps);
+    std::vector<double> hv(n);
+    if (v.size() != n) {
+        detail::fail_msg("hvp: v needs one value per parameter element", WG_ERR_ARG);
+        return std::vector<double>();
+    }
+    detail::fn_ctx<F> c(&f, ps);
+    if (!c.done(t.get(), wg_hvp(t.get(), c.call, &c, static_cast<int>(ps.size()), ps.data(), v.data(), hv.data(), mode)))
+        hv.clear();
+    return hv;
+}
+
+/* A user's op (wg_custom_register), recorded like a primitive: owns the
+ * registration; call it on tensors.  Free it (destroy it) only after every
+ * tape that recorded it was reset or destroyed. */
+class custom_op : public owner<wg_custom_op, wg_custom_free> {
+public:
+    explicit custom_op(const wg_custom_def &def) : owner(wg_custom_register(&def))
+    {
+        if (!p_) detail::fail_msg(wg_last_error(), WG_ERR_ARG);
+    }
+    tensor operator()(const std::vector<tensor> &xs) const
+    {
+        std::vector<wg_tensor *> in = detail::raw(xs);
+        wg_tape *t = nullptr;
+        for (const tensor &x : xs)
+            if (!t) t = x.tape();
+        return detail::wrap(t, wg_custom(t, p_, static_cast<int>(in.size()), in.data()));
+    }
+    template <typename... X> tensor operator()(const tensor &x, const X &...more) const
+    {
+        return (*this)(std::vector<tensor>{x, more...});
     }
 };
 

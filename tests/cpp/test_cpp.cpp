@@ -9,6 +9,10 @@
 // - errors: a bad matmul throws wg::error with the tape's exact message and
 //   status; bad parameters, checkpoint and optimiser errors carry the C
 //   API's messages;
+// - higher order: grad of grad, backward_create_graph, forward mode at two
+//   levels, hessian/jacobian/hvp on a graph and over a lambda, a custom op,
+//   all against closed forms (and an exception thrown inside the lambda
+//   comes out of the driver);
 // - RAII: owners freed on early returns, exceptions and moves (the ASan pass
 //   of scripts/test reports any leak).
 #include <wengert.hpp>
@@ -289,6 +293,106 @@ static void ownership()
     wg_param_free(released);
 }
 
+// erf as a custom op: erf'(x) = 2/sqrt(pi) exp(-x^2), recorded (so erf'' works).
+static int erf_fwd(void *, int, wg_tensor *const *x, wg_tensor *y, void *ydata)
+{
+    double *out = static_cast<double *>(ydata);
+    for (std::size_t i = 0; i < wg_numel(y); i++) out[i] = std::erf(wg_get(x[0], i));
+    return 0;
+}
+static void erf_vjp(void *, int, wg_tensor *const *x, const wg_tensor *, const void *gy, void *const *gx)
+{
+    const double *g = static_cast<const double *>(gy);
+    double *d = static_cast<double *>(gx[0]);
+    for (std::size_t i = 0; i < wg_numel(x[0]); i++) {
+        double v = wg_get(x[0], i);
+        d[i] += g[i] * 2 / std::sqrt(M_PI) * std::exp(-v * v);
+    }
+}
+static wg_tensor *erf_vjp_ops(wg_tape *t, void *, int, wg_tensor *const *x, wg_tensor *, wg_tensor *gy, int)
+{
+    wg::tensor xt(t, x[0]), g(t, gy);
+    return (g * (2 / std::sqrt(M_PI)) * exp(-(xt * xt))).get();
+}
+
+static void higher_order()
+{
+    wg::tape t;
+    wg::tensor x = t.var(0.5), y = t.var(2);
+    auto f = x * x * x * y + exp(x * y); // f_x = 3x^2 y + y e^{xy}, f_xx = 6xy + y^2 e^{xy}, f_xy = 3x^2 + (1+xy) e^{xy}
+    const double e = std::exp(1.0);
+    auto gs = wg::grad(f, {x, y}, true);
+    CHECK_NEAR(gs[0].item(), 3 * 0.25 * 2 + 2 * e, 1e-14);
+    auto gxx = wg::grad(gs[0], x);
+    CHECK_NEAR(gxx.item(), 6 * 0.5 * 2 + 4 * e, 1e-13);
+    auto H = wg::hessian(f, {x, y});
+    CHECK(H.size() == 4, "hessian size %zu", H.size());
+    CHECK_NEAR(H[1], 3 * 0.25 + 2 * e, 1e-13);
+    CHECK_NEAR(H[2], H[1], 0);
+    auto hv = wg::hvp(f, {x, y}, {t.scalar(WG_F64, 1), t.scalar(WG_F64, 0)});
+    CHECK_NEAR(hv[0].item(), H[0], 1e-13);
+    CHECK_NEAR(hv[1].item(), H[2], 1e-13);
+    CHECK(wg::backward_create_graph(f), "backward_create_graph");
+    CHECK_NEAR(wg::grad_tensor(x).item(), gs[0].item(), 0);
+    CHECK_NEAR(x.grad_item(), gs[0].item(), 0);
+
+    // forward mode, two levels: d2f/dxdy
+    t.reset();
+    x = t.var(0.5), y = t.var(2);
+    CHECK(wg::set_tangent(x, t.scalar(WG_F64, 1), 0) && wg::set_tangent(y, t.scalar(WG_F64, 1), 1), "set_tangent");
+    f = x * x * x * y + exp(x * y);
+    CHECK_NEAR(wg::tangent(f).item(), 3 * 0.25 * 2 + 2 * e, 1e-14);
+    CHECK_NEAR(wg::tangent(wg::tangent(f, 1), 0).item(), 3 * 0.25 + 2 * e, 1e-13);
+    CHECK(!wg::tangent(t.var(1)), "a fresh leaf has a tangent");
+
+    // Jacobian of a vector function, both modes, over a lambda on a parameter
+    wg::param p(WG_F64, {2});
+    p.data<double>()[0] = 0.5, p.data<double>()[1] = 2;
+    auto fv = [](const std::vector<wg::tensor> &in) { return exp(in[0]) * sum(in[0]); };
+    for (wg_ad_mode mode : {WG_MODE_REVERSE, WG_MODE_FORWARD}) {
+        auto J = wg::jacobian(t, fv, {p.get()}, 2, mode);
+        const double a = 0.5, b = 2, s = a + b;
+        CHECK(J.size() == 4, "jacobian size %zu", J.size());
+        CHECK_NEAR(J[0], std::exp(a) * (s + 1), 1e-13);
+        CHECK_NEAR(J[1], std::exp(a), 1e-13);
+        CHECK_NEAR(J[2], std::exp(b), 1e-13);
+        CHECK_NEAR(J[3], std::exp(b) * (s + 1), 1e-12);
+    }
+    auto fs = [](const std::vector<wg::tensor> &in) { return sum(in[0] * in[0] * in[0]); };
+    auto Hp = wg::hessian(t, fs, {p.get()});
+    CHECK(Hp.size() == 4 && Hp[0] == 3 && Hp[3] == 12 && Hp[1] == 0, "hessian of sum x^3: %g %g %g", Hp[0], Hp[1],
+          Hp[3]);
+    auto hvp = wg::hvp(t, fs, {p.get()}, {1, 1}, WG_MODE_FORWARD);
+    CHECK(hvp.size() == 2 && hvp[0] == 3 && hvp[1] == 12, "hvp of sum x^3");
+    // an exception inside the lambda reaches the caller, after the C driver returned
+    bool thrown = false;
+    try {
+        wg::hessian(t, [](const std::vector<wg::tensor> &in) { return matmul(in[0], in[0]); }, {p.get()});
+    } catch (const wg::error &err) {
+        thrown = true;
+        CHECK_STR(err.what(), "matmul: operands must be 2-D or 3-D: a is f64[2], b is f64[2]");
+    }
+    CHECK(thrown, "the lambda's error was not thrown");
+
+    // a custom op with a recorded VJP: erf' and erf''
+    wg_custom_def d = {};
+    d.name = "erf", d.n_inputs = 1, d.forward = erf_fwd, d.vjp = erf_vjp, d.vjp_ops = erf_vjp_ops;
+    wg::custom_op erf(d);
+    t.reset();
+    x = t.var(0.3);
+    auto ex = erf(x);
+    CHECK_NEAR(ex.item(), std::erf(0.3), 1e-16);
+    auto d1 = wg::grad(ex, x, true);
+    CHECK_NEAR(d1.item(), 2 / std::sqrt(M_PI) * std::exp(-0.09), 1e-15);
+    CHECK_NEAR(wg::grad(d1, x).item(), -2 * 0.3 * 2 / std::sqrt(M_PI) * std::exp(-0.09), 1e-15);
+    try {
+        wg::set_tangent(x, t.var(1), 7);
+        CHECK(false, "level 7 did not throw");
+    } catch (const wg::error &err) {
+        CHECK_STR(err.what(), "set_tangent_at: level 7 is out of range: levels are 0..3");
+    }
+}
+
 int main()
 {
     seed_example();
@@ -298,5 +402,6 @@ int main()
     xor_mlp();
     errors();
     ownership();
+    higher_order();
     return wg_test_done("test_cpp");
 }

@@ -26,6 +26,16 @@ int main()
     t.reset();
     CHECK(t.error() == nullptr, "error after reset");
 
+    // higher order: a failed driver gives an empty result and the tape's error
+    wg::tensor v = t.make({2}, {1, 2}, true);
+    CHECK(wg::hessian(v * v, {v}).empty(), "the hessian of a vector gave values");
+    CHECK_STR(t.error(), "hessian: the output must have one element, got f64[2]");
+    t.reset();
+    wg::tensor s = t.var(2);
+    CHECK(!wg::set_tangent(s, t.var(1), -1), "level -1 was accepted");
+    CHECK_STR(t.error(), "set_tangent_at: level -1 is out of range: levels are 0..3");
+    t.reset();
+
     wg::param p(WG_F32, {2, -1});
     CHECK(!p, "a parameter of shape [2,-1] was made");
     CHECK_STR(wg_last_error(), "param_new: invalid dimension -1 at axis 1");
