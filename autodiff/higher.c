@@ -57,7 +57,20 @@ static wg_tensor *newest_req(int k, wg_tensor *const *outs)
 /* Fill t->gmap with the recorded cotangents of every node that leads to one
  * of outs (seeded with seeds[j], or ones).  Returns the newest output
  * walked from (NULL when none requires a gradient) through *start; 0 / -1. */
+static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, wg_tensor **start);
+/* The recorded backward: gmap[id] is each node's cotangent, as a node.  In
+ * t->in_walk, so that a VJP rule cannot start another pass over gmap. */
 static int recorded_walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, wg_tensor **start)
+{
+    *start = NULL;
+    if (!wg_not_in_backward(t, "grad_of")) return -1;
+    t->in_walk = true;
+    int rc = walk(t, k, outs, seeds, start);
+    t->in_walk = false;
+    t->bw_node = NULL;
+    return rc;
+}
+static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, wg_tensor **start)
 {
     *start = newest_req(k, outs);
     if (!*start) return 0;
@@ -122,6 +135,7 @@ typedef struct {
 static int numeric_grads(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, int n,
                          wg_tensor *const *xs, wg_tensor **gs, double *flat)
 {
+    if (!wg_not_in_backward(t, "grad_of")) return -1; /* before the parking: scratch is the pass's */
     wg_tensor *start = newest_req(k, outs);
     size_t n_leaves = 0;
     for (wg_tensor *x = start; x; x = x->prev)

@@ -76,7 +76,7 @@ static void free_blocks(struct wg_block *b)
 
 void wg_tape_reset(wg_tape *t)
 {
-    if (!t) return;
+    if (!t || !wg_not_in_backward(t, "tape_reset")) return; /* the pass walks these nodes */
     if (t->check_handles && t->first) {
         /* Retire this pass's blocks whole: no later node is ever put where
          * one of its nodes was, so every handle from it stays readable and
@@ -831,12 +831,22 @@ int wg_seed_ok(wg_tape *t, const wg_tensor *out, const wg_tensor *seed)
     return 1;
 }
 
+int wg_not_in_backward(wg_tape *t, const char *fn)
+{
+    if (!t->in_backward && !t->in_walk) return 1;
+    if (t->status == WG_OK)
+        wg_tape_fail(t, WG_ERR_ARG,
+                     "%s: called inside a backward pass of the same tape (from a VJP rule or the gradient hook)", fn);
+    return 0;
+}
+
 int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor *const *seeds)
 {
     if (!t) {
         wg_set_last_error("backward: invalid handle: the tape is NULL");
         return -1;
     }
+    if (!wg_not_in_backward(t, "backward")) return -1;
     wg_tensor *start = NULL;
     for (int j = 0; j < k; j++) {
         wg_tensor *xs[2] = {outs[j], seeds ? (wg_tensor *)seeds[j] : NULL};

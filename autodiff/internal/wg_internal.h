@@ -150,6 +150,7 @@ struct wg_tape {
     bool anomaly;
     bool check_handles;        /* WG_CHECK_HANDLES: reset retires the blocks instead of reusing them */
     bool in_backward;
+    bool in_walk;     /* a recorded (create-graph) backward is walking: autodiff/higher.c */
     bool fwd_active;  /* some node has a tangent: ops propagate tangents (wg_node_done) */
     /* 0, or 1 + the level whose JVP rule is being recorded: the rule's nodes
      * get tangents only at the levels outside it (below that level) */
@@ -306,6 +307,11 @@ wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
 /* The numeric backward from k outputs at once, each seeded (seeds NULL, or
  * an entry NULL: 1 for a one-element output), walking from the newest. */
 int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor *const *seeds);
+/* 1 if no backward pass of t is running; else 0 with the error "fn: called
+ * inside a backward pass of the same tape ..." (a VJP rule or the gradient
+ * hook called backward, grad_of or reset: the pass's scratch state would be
+ * overwritten under it). */
+int wg_not_in_backward(wg_tape *t, const char *fn);
 /* The checks of an output and its seed (NULL: out must have one element);
  * 0 with the error recorded. */
 int wg_seed_ok(wg_tape *t, const wg_tensor *out, const wg_tensor *seed);

@@ -799,6 +799,79 @@ static void count_hook(wg_param *p, void *ctx)
     hook_calls++;
 }
 
+/* A hook that starts another pass of its own tape: refused, not a crash. */
+typedef struct {
+    wg_tape *t;
+    wg_tensor *out, *x;
+    int which, rc;
+} nest_ctx;
+static void nesting_hook(wg_param *p, void *vctx)
+{
+    (void)p;
+    nest_ctx *c = vctx;
+    wg_tensor *g;
+    if (c->which == 0) c->rc = wg_backward(c->t, c->out);
+    if (c->which == 1) c->rc = wg_grad_of(c->t, c->out, NULL, 1, &c->x, &g, false);
+    if (c->which == 2) c->rc = wg_grad_of(c->t, c->out, NULL, 1, &c->x, &g, true);
+    if (c->which == 3) wg_tape_reset(c->t), c->rc = -1;
+}
+/* A custom op whose VJP rule asks for gradients on its tape mid-walk. */
+static nest_ctx *nest_op_ctx;
+static int nest_fwd(void *ctx, int n, wg_tensor *const *x, wg_tensor *y, void *ydata)
+{
+    (void)ctx, (void)n, (void)y;
+    *(double *)ydata = wg_item(x[0]);
+    return 0;
+}
+static void nest_vjp(void *ctx, int n, wg_tensor *const *x, const wg_tensor *y, const void *gy, void *const *gx)
+{
+    (void)ctx, (void)n, (void)x, (void)y;
+    *(double *)gx[0] += *(const double *)gy;
+}
+static wg_tensor *nest_vjp_ops(wg_tape *t, void *ctx, int n, wg_tensor *const *x, wg_tensor *y, wg_tensor *gy, int i)
+{
+    (void)ctx, (void)n, (void)x, (void)y, (void)i;
+    wg_tensor *g;
+    nest_op_ctx->rc = wg_grad_of(t, nest_op_ctx->out, NULL, 1, &nest_op_ctx->x, &g, true);
+    return gy;
+}
+
+static void nested_passes(void)
+{
+    static const char *const want[] = {
+        "backward: called inside a backward pass of the same tape (from a VJP rule or the gradient hook)",
+        "grad_of: called inside a backward pass of the same tape (from a VJP rule or the gradient hook)",
+        "grad_of: called inside a backward pass of the same tape (from a VJP rule or the gradient hook)",
+        "tape_reset: called inside a backward pass of the same tape (from a VJP rule or the gradient hook)",
+    };
+    wg_param *p = wg_param_new(WG_F64, 0, NULL);
+    ((double *)p->data)[0] = 0.5;
+    for (int which = 0; which < 4; which++) {
+        wg_tape *t = wg_tape_new();
+        nest_ctx c = {t, NULL, NULL, which, 0};
+        wg_tape_set_grad_hook(t, nesting_hook, &c);
+        c.x = wg_use(t, p);
+        c.out = wg_exp(t, c.x);
+        CHECK(wg_backward(t, c.out) == -1 && c.rc == -1, "case %d: a pass inside the hook was not refused", which);
+        CHECK_STR(wg_tape_error(t), want[which]);
+        wg_tape_free(t);
+    }
+    wg_custom_def d = {.name = "nest", .n_inputs = 1, .forward = nest_fwd, .vjp = nest_vjp, .vjp_ops = nest_vjp_ops};
+    wg_custom_op *op = wg_custom_register(&d);
+    wg_tape *t = wg_tape_new();
+    nest_ctx c = {t, NULL, NULL, 0, 0};
+    nest_op_ctx = &c;
+    c.x = wg_var(t, 2);
+    c.out = wg_custom(t, op, 1, &c.x);
+    wg_tensor *g;
+    CHECK(wg_grad_of(t, c.out, NULL, 1, &c.x, &g, true) == -1 && c.rc == -1,
+          "a grad_of inside a recorded VJP rule was not refused");
+    CHECK_STR(wg_tape_error(t), want[1]);
+    wg_tape_free(t);
+    wg_custom_free(op);
+    wg_param_free(p);
+}
+
 /* A gradient hook (dist/'s allreduce, an optimiser-in-backward) sees the
  * parameters' own gradients: the functional passes, which leave .grad alone,
  * must not call it; wg_backward and wg_backward_ex still do. */
@@ -923,6 +996,7 @@ int main(void)
     drivers();
     api_cases();
     hook_cases();
+    nested_passes();
     printf("%d higher-order cases over %zu ops\n", n_cases, sizeof cases / sizeof cases[0]);
     return wg_test_done("test_higher");
 }
