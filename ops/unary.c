@@ -7,6 +7,8 @@
  *   log1p   ln(1 + x)        1 / (1 + x)                -
  *   sqrt    sqrt(x)          1 / (2 y)                  output
  *   tanh    tanh(x)          1 - y^2                    output
+ *   sin     sin x            cos x                      -
+ *   cos     cos x            -sin x                     -
  *   abs     |x|              sign(x); 0 at x = 0 (kink) -
  *   pow_c   x^c              c x^(c-1); 0 when c = 0    the constant c
  *   sign    -1, 0, 1         none (zero gradient)
@@ -102,6 +104,9 @@ UNARY_OP(log, log(X), G / X)
 UNARY_OP(log1p, log1p(X), G / (1 + X))
 UNARY_OP(sqrt, sqrt(X), G / (2 * Y))
 UNARY_OP(tanh, tanh(X), G * (1 - Y * Y))
+/* PyTorch's grouping: gy * cos(x), gy * -sin(x). */
+UNARY_OP(sin, sin(X), G * cos(X))
+UNARY_OP(cos, cos(X), G * -sin(X))
 UNARY_OP(abs, fabs(X), G * ((X > 0) - (X < 0)))
 /* x^0: an exact 0 (not gy * 0, NaN for an infinite gy), as PyTorch */
 UNARY_OP(pow_c, C == 2 ? X * X : pow(X, C), C == 0 ? 0 : G * (C == 2 ? 2 * X : C * pow(X, C - 1)))
@@ -127,6 +132,11 @@ static wg_tensor *sqrt_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
 static wg_tensor *tanh_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
 {
     return wg__mul(t, g, wg__sub(t, wg_full_like(t, n, 1), wg__mul(t, n, n)));
+}
+static wg_tensor *sin_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g) { return wg__mul(t, g, wg_cos(t, n->in[0])); }
+static wg_tensor *cos_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
+{
+    return wg__mul(t, g, wg_neg(t, wg_sin(t, n->in[0])));
 }
 static wg_tensor *abs_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g) { return wg__mul(t, g, wg_sign(t, n->in[0])); }
 static wg_tensor *pow_c_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
@@ -169,6 +179,8 @@ UNARY_ENTRY(log)
 UNARY_ENTRY(log1p)
 UNARY_ENTRY(sqrt)
 UNARY_ENTRY(tanh)
+UNARY_ENTRY(sin)
+UNARY_ENTRY(cos)
 UNARY_ENTRY(abs)
 UNARY_ENTRY(pow_c)
 UNARY_ENTRY(sign)
@@ -180,6 +192,8 @@ UNARY_CTOR(log)
 UNARY_CTOR(log1p)
 UNARY_CTOR(sqrt)
 UNARY_CTOR(tanh)
+UNARY_CTOR(sin)
+UNARY_CTOR(cos)
 UNARY_CTOR(abs)
 
 wg_tensor *wg__pow_c(wg_tape *t, wg_tensor *x, double c)

@@ -44,6 +44,8 @@ wg_tensor *wg_log(wg_tape *t, wg_tensor *x);
 wg_tensor *wg_log1p(wg_tape *t, wg_tensor *x);
 wg_tensor *wg_sqrt(wg_tape *t, wg_tensor *x);
 wg_tensor *wg_tanh(wg_tape *t, wg_tensor *x);
+wg_tensor *wg_sin(wg_tape *t, wg_tensor *x); /* radians */
+wg_tensor *wg_cos(wg_tape *t, wg_tensor *x);
 wg_tensor *wg_abs(wg_tape *t, wg_tensor *x);  /* |x|' = sign(x), 0 at 0 */
 wg_tensor *wg_sign(wg_tape *t, wg_tensor *x); /* -1, 0, 1; zero gradient */
 wg_tensor *wg_step(wg_tape *t, wg_tensor *x); /* Heaviside: 1 if x >= 0 else 0; zero gradient */

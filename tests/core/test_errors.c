@@ -246,7 +246,7 @@ static void unary_null_handles(void)
         const char *name;
         un_fn op;
     } ops[] = {{"neg", wg_neg},   {"exp", wg_exp}, {"log", wg_log},   {"log1p", wg_log1p}, {"sqrt", wg_sqrt},
-               {"tanh", wg_tanh}, {"abs", wg_abs}, {"sign", wg_sign}, {"step", wg_step},   {"sum", wg_sum},
+               {"tanh", wg_tanh}, {"sin", wg_sin},     {"cos", wg_cos},   {"abs", wg_abs}, {"sign", wg_sign}, {"step", wg_step},   {"sum", wg_sum},
                {"mean", wg_mean}, {"detach", wg_detach}};
     wg_tape *t = wg_tape_new();
     char want[96];

@@ -407,6 +407,8 @@ static void nan_propagates(void)
     values_are("max_axis", wg_max_axis(t, x, 0, false), 1, (double[]){NAN});
     values_are("tanh", wg_tanh(t, x), 3, (double[]){NAN, f32 ? tanhf(1) : tanh(1), f32 ? tanhf(-2) : tanh(-2)});
     values_are("abs", wg_abs(t, x), 3, (double[]){NAN, 1, 2});
+    values_are("sin", wg_sin(t, x), 3, (double[]){NAN, f32 ? sinf(1) : sin(1), f32 ? sinf(-2) : sin(-2)});
+    values_are("cos", wg_cos(t, x), 3, (double[]){NAN, f32 ? cosf(1) : cos(1), f32 ? cosf(-2) : cos(-2)});
     wg_tensor *m = wg_matmul(t, wg_reshape(t, x, 2, (int64_t[]){3, 1}), wg_reshape(t, one, 2, (int64_t[]){1, 3}));
     values_are("outer product with a NaN", m, 9, (double[]){NAN, NAN, NAN, 1, 1, 1, -2, -2, -2});
     /* The gradient of relu at a NaN is the NaN's seed (max takes the NaN side). */

@@ -198,6 +198,8 @@ void gc_case_log(void) { unary_cases("log", wg_log, FILL_POS); }
 void gc_case_log1p(void) { unary_cases("log1p", wg_log1p, FILL_POS); }
 void gc_case_sqrt(void) { unary_cases("sqrt", wg_sqrt, FILL_POS); }
 void gc_case_tanh(void) { unary_cases("tanh", wg_tanh, FILL_NORMAL); }
+void gc_case_sin(void) { unary_cases("sin", wg_sin, FILL_NORMAL); }
+void gc_case_cos(void) { unary_cases("cos", wg_cos, FILL_NORMAL); }
 void gc_case_abs(void) { unary_cases("abs", wg_abs, FILL_AWAY0); }
 
 /* sign and step: the gradient through them is zero, and the product rule

@@ -363,6 +363,8 @@ void hc_case_log(void) { unary_cases("log", wg_log, FILL_POS); }
 void hc_case_log1p(void) { unary_cases("log1p", wg_log1p, FILL_POS); }
 void hc_case_sqrt(void) { unary_cases("sqrt", wg_sqrt, FILL_POS); }
 void hc_case_tanh(void) { unary_cases("tanh", wg_tanh, FILL_NORMAL); }
+void hc_case_sin(void) { unary_cases("sin", wg_sin, FILL_NORMAL); }
+void hc_case_cos(void) { unary_cases("cos", wg_cos, FILL_NORMAL); }
 void hc_case_abs(void) { unary_cases("abs", wg_abs, FILL_AWAY0); }
 void hc_case_sign(void) { unary_cases("sign", wg_sign, FILL_AWAY0); }
 void hc_case_step(void) { unary_cases("step", wg_step, FILL_AWAY0); }
@@ -607,7 +609,7 @@ static void loss_cases(void)
 
 /* ---- third order against closed forms ----------------------------------------------- */
 
-typedef enum { T_TANH, T_EXP, T_POW } third_kind;
+typedef enum { T_TANH, T_EXP, T_POW, T_SIN, T_COS } third_kind;
 static double third_closed(third_kind k, double x)
 {
     switch (k) {
@@ -616,18 +618,24 @@ static double third_closed(third_kind k, double x)
         return 4 * th * th * s2 - 2 * s2 * s2;
     }
     case T_EXP: return exp(x);
+    case T_SIN: return -cos(x);
+    case T_COS: return sin(x);
     default: return 3.5 * 2.5 * 1.5 * pow(x, 0.5); /* x^3.5 */
     }
 }
 static void third_order(void)
 {
     static const double xs[] = {-1.3, 0.2, 0.9};
-    for (int k = T_TANH; k <= T_POW; k++)
+    for (int k = T_TANH; k <= T_COS; k++)
         for (size_t i = 0; i < 3; i++) {
             double x0 = k == T_POW ? fabs(xs[i]) + 0.1 : xs[i];
             wg_tape *t = wg_tape_new();
             wg_tensor *x = wg_var(t, x0), *g1, *g2, *g3;
-            wg_tensor *y = k == T_TANH ? wg_tanh(t, x) : k == T_EXP ? wg_exp(t, x) : wg_pow(t, x, 3.5);
+            wg_tensor *y = k == T_TANH ? wg_tanh(t, x)
+                           : k == T_EXP ? wg_exp(t, x)
+                           : k == T_SIN ? wg_sin(t, x)
+                           : k == T_COS ? wg_cos(t, x)
+                                        : wg_pow(t, x, 3.5);
             int rc = wg_grad_of(t, y, NULL, 1, &x, &g1, true) | wg_grad_of(t, g1, NULL, 1, &x, &g2, true) |
                      wg_grad_of(t, g2, NULL, 1, &x, &g3, false);
             CHECK(rc == 0, "third order: %s", wg_tape_error(t));
