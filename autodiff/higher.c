@@ -57,35 +57,41 @@ static wg_tensor *newest_req(int k, wg_tensor *const *outs)
 /* Fill t->gmap with the recorded cotangents of every node that leads to one
  * of outs (seeded with seeds[j], or ones).  Returns the newest output
  * walked from (NULL when none requires a gradient) through *start; 0 / -1. */
-static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, wg_tensor **start);
-/* The recorded backward: gmap[id] is each node's cotangent, as a node.  In
- * t->in_walk, so that a VJP rule cannot start another pass over gmap. */
-static int recorded_walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, wg_tensor **start)
+static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop,
+                wg_tensor **start);
+/* The recorded backward: gmap[id] is each node's cotangent, as a node, for
+ * the nodes from id `stop` on (older ones are neither walked nor given a
+ * cotangent: a gradient with respect to a node late on a long tape costs
+ * the part of the tape after it, not the whole).  In t->in_walk, so that a
+ * VJP rule cannot start another pass over gmap. */
+static int recorded_walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop,
+                         wg_tensor **start)
 {
     *start = NULL;
     if (!wg_not_in_backward(t, "grad_of")) return -1;
     t->in_walk = true;
-    int rc = walk(t, k, outs, seeds, start);
+    int rc = walk(t, k, outs, seeds, stop, start);
     t->in_walk = false;
     t->bw_node = NULL;
     return rc;
 }
-static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, wg_tensor **start)
+static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop,
+                wg_tensor **start)
 {
     *start = newest_req(k, outs);
-    if (!*start) return 0;
+    if (!*start || (*start)->id < stop) return 0; /* no wanted node is older than an output */
     const size_t n0 = (size_t)(*start)->id + 1;
     if (!wg_idmap_reserve(t, &t->gmap, &t->gmap_cap, n0)) return -1;
-    memset(t->gmap, 0, n0 * sizeof *t->gmap);
+    memset(t->gmap + stop, 0, (n0 - stop) * sizeof *t->gmap);
     wg_tensor *(*add)(wg_tape *, wg_tensor *, wg_tensor *) = wg_op_table[WG_OP_add]->binary;
     for (int j = 0; j < k; j++) {
         wg_tensor *out = outs[j];
-        if (!(out->flags & WG_F_REQ)) continue;
+        if (!(out->flags & WG_F_REQ) || out->id < stop) continue;
         wg_tensor *s = seeds && seeds[j] ? seeds[j] : wg_full_like(t, out, 1);
         if (!s) return -1;
         t->gmap[out->id] = t->gmap[out->id] ? add(t, t->gmap[out->id], s) : s;
     }
-    for (wg_tensor *n = *start; n; n = n->prev) {
+    for (wg_tensor *n = *start; n && n->id > stop; n = n->prev) {
         wg_tensor *gy = t->gmap[n->id];
         if (!gy || (n->flags & WG_F_LEAF)) continue;
         if (!n->op->vjp_ops) {
@@ -97,7 +103,7 @@ static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *see
         t->bw_node = n;
         for (int i = 0, m = wg_node_n_in(n); i < m; i++) {
             wg_tensor *x = wg_node_in(n, i);
-            if (!x || !(x->flags & WG_F_REQ)) continue;
+            if (!x || !(x->flags & WG_F_REQ) || x->id < stop) continue;
             wg_tensor *gx = n->op->vjp_ops(t, n, gy, i);
             if (!gx || t->status != WG_OK) {
                 if (t->status == WG_OK)
@@ -200,7 +206,9 @@ int wg_grad_of(wg_tape *t, wg_tensor *out, const wg_tensor *seed, int n, wg_tens
         return numeric_grads(t, 1, &out, &s, n, xs, gs, NULL);
     }
     wg_tensor *start, *s = (wg_tensor *)seed;
-    if (recorded_walk(t, 1, &out, &s, &start) != 0) return -1;
+    uint32_t oldest = UINT32_MAX; /* the walk ends at the oldest x */
+    for (int i = 0; i < n; i++) oldest = xs[i]->id < oldest ? xs[i]->id : oldest;
+    if (recorded_walk(t, 1, &out, &s, oldest, &start) != 0) return -1;
     for (int i = 0; i < n; i++)
         if (!(gs[i] = walked_grad(t, start, xs[i]))) return -1;
     return 0;
@@ -213,7 +221,7 @@ int wg_backward_ex(wg_tape *t, wg_tensor *out, const wg_tensor *seed, unsigned f
     wg_tensor *chk[2] = {out, (wg_tensor *)seed};
     if (!wg_check_inputs(t, "backward", seed ? 2 : 1, chk) || !wg_seed_ok(t, out, seed)) return -1;
     wg_tensor *start, *s = (wg_tensor *)seed;
-    if (recorded_walk(t, 1, &out, &s, &start) != 0) return -1;
+    if (recorded_walk(t, 1, &out, &s, 0, &start) != 0) return -1;
     if (!start) return 0;
     if (++t->epoch == 0) t->epoch = 1;
     wg_tensor *(*add)(wg_tape *, wg_tensor *, wg_tensor *) = wg_op_table[WG_OP_add]->binary;

@@ -962,6 +962,19 @@ static void api_cases(void)
     wg_tape_reset(t);
     CHECK(wg_tangent(old) == NULL && wg_grad_tensor(old) == NULL, "a stale handle gave a tangent");
     CHECK_STR(wg_tape_error(t), "tangent: invalid handle: the tensor was recorded before the last wg_tape_reset");
+    /* a gradient with respect to a node late on a long tape records only the
+     * part after it (the walk stops at the oldest node asked for), so a
+     * loop that differentiates at its own iterate stays linear */
+    wg_tape_reset(t);
+    wg_tensor *it = wg_var(t, 1.0001);
+    for (int i = 0; i < 2000; i++) it = wg_mul(t, it, 1.0001);
+    wg_tensor *z = wg_mul(t, wg_mul(t, it, it), it), *dz;
+    size_t before = wg_tape_nodes(t);
+    CHECK(wg_grad_of(t, z, NULL, 1, &it, &dz, true) == 0, "%s", wg_tape_error(t));
+    size_t added = wg_tape_nodes(t) - before;
+    CHECK(added < 30, "grad_of at the end of a 2000-op chain recorded %zu nodes", added);
+    CHECK(fabs(wg_item(dz) - 3 * wg_item(it) * wg_item(it)) < 1e-12 * wg_item(dz), "d(it^3)/d it = %g, want %g",
+          wg_item(dz), 3 * wg_item(it) * wg_item(it));
     /* forward over forward, exactly: f = x^2 y^3 + exp(x y) at (1, 2); level 0
      * along x, level 1 along y: d2f/dxdy = 6 x y^2 + (1 + x y) exp(x y) */
     wg_tape_reset(t);
