@@ -180,16 +180,23 @@ static void grad_at(const gl_program *p, wg_tape *t, const double *values, wg_te
 }
 
 /* An n x n matrix m (row-major) as JSON: {"a": {"a": m00, "b": m01}, ...}. */
+/* {"x1": v[0], "x2": v[1], ...}: one value per input, by name. */
+static void put_json_by_input(const gl_program *p, size_t n, const double *v)
+{
+    fputc('{', stdout);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
+        put_json(v[i]);
+    }
+    fputc('}', stdout);
+}
+
 static void put_json_matrix(const gl_program *p, size_t n, const double *m)
 {
     fputc('{', stdout);
     for (size_t i = 0; i < n; i++) {
-        printf("%s\"%s\": {", i ? ", " : "", gl_input_name(p, i));
-        for (size_t j = 0; j < n; j++) {
-            printf("%s\"%s\": ", j ? ", " : "", gl_input_name(p, j));
-            put_json(m[i * n + j]);
-        }
-        fputc('}', stdout);
+        printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
+        put_json_by_input(p, n, m + i * n);
     }
     fputc('}', stdout);
 }
@@ -231,12 +238,9 @@ static void put_row(const gl_program *p, size_t n, double v, const double *g, bo
     if (json) {
         fputs("{\"value\": ", stdout);
         put_json(v);
-        fputs(", \"grad\": {", stdout);
-        for (size_t i = 0; i < n; i++) {
-            printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
-            put_json(g[i]);
-        }
-        fputs("}}\n", stdout);
+        fputs(", \"grad\": ", stdout);
+        put_json_by_input(p, n, g);
+        fputs("}\n", stdout);
         return;
     }
     fputs("value = ", stdout);
@@ -506,12 +510,8 @@ int main(int argc, char **argv)
     if (json) {
         fputs("{\"value\": ", stdout);
         put_json(value);
-        fputs(", \"grad\": {", stdout);
-        for (size_t i = 0; i < n; i++) {
-            printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
-            put_json(grads[i]);
-        }
-        fputs("}", stdout);
+        fputs(", \"grad\": ", stdout);
+        put_json_by_input(p, n, grads);
         if (hessian) {
             fputs(", \"hessian\": ", stdout);
             put_json_matrix(p, n, H);
@@ -521,17 +521,10 @@ int main(int argc, char **argv)
                   "h = cbrt(2^-52) * max(|x|, 1)",
                   stdout);
             if (hessian) fputs("; hessian_fd[a][b]: the same of d/da along b", stdout);
-            fputs("\", \"h\": {", stdout);
-            for (size_t i = 0; i < n; i++) {
-                printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
-                put_json(hs[i]);
-            }
-            fputs("}, \"fd\": {", stdout);
-            for (size_t i = 0; i < n; i++) {
-                printf("%s\"%s\": ", i ? ", " : "", gl_input_name(p, i));
-                put_json(fd[i]);
-            }
-            fputs("}", stdout);
+            fputs("\", \"h\": ", stdout);
+            put_json_by_input(p, n, hs);
+            fputs(", \"fd\": ", stdout);
+            put_json_by_input(p, n, fd);
             if (hessian) {
                 fputs(", \"hessian_fd\": ", stdout);
                 put_json_matrix(p, n, Hfd);
