@@ -55,18 +55,29 @@ static double *eval(wg_gradcheck_fn f, void *ctx, int n, wg_param *const *ps, si
     return v;
 }
 
+/* Leaves lv[i] for the params on t, each with a tangent at levels
+ * 0..levels-1 whose values are dirs[level] (the params' elements in order). */
+static void use_with_tangents(wg_tape *t, int n, wg_param *const *ps, wg_tensor **lv, int levels,
+                              const double *const *dirs, const char *where)
+{
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        lv[i] = wg_use(t, ps[i]);
+        for (int l = 0; l < levels; l++) {
+            wg_tensor *tx = cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, dirs[l] + off, false);
+            CHECK(wg_set_tangent_at(t, l, lv[i], tx) == 0, "%s: set_tangent_at %d: %s", where, l, wg_tape_error(t));
+        }
+        off += ps[i]->numel;
+    }
+}
+
 /* f's JVP along v at the params' current values (one tangent level), as
  * doubles (m of them, malloc'd); NULL on error. */
 static double *jvp_values(wg_gradcheck_fn f, void *ctx, int n, wg_param *const *ps, const double *v, size_t m)
 {
     wg_tape *t = wg_tape_new();
     wg_tensor *lv[MAX_IN];
-    size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        lv[i] = wg_use(t, ps[i]);
-        wg_set_tangent(t, lv[i], cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, v + off, false));
-        off += ps[i]->numel;
-    }
+    use_with_tangents(t, n, ps, lv, 1, &v, "jvp_values");
     wg_tensor *y = f(t, lv, ctx), *ty = y ? wg_tangent(y) : NULL;
     double *r = y ? calloc(m ? m : 1, sizeof *r) : NULL;
     for (size_t e = 0; r && ty && e < m; e++) r[e] = wg_get(ty, e);
@@ -147,19 +158,13 @@ static void hc(const char *label, wg_gradcheck_fn f, void *ctx, int n, const in_
         cu_fill(v, N, FILL_NORMAL);
         wg_tape *t = wg_tape_new();
         wg_tensor *lv[MAX_IN];
-        size_t off = 0;
-        for (int i = 0; i < n; i++) {
-            lv[i] = wg_use(t, ps[i]);
-            wg_tensor *tx = cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, v + off, false);
-            CHECK(wg_set_tangent(t, lv[i], tx) == 0, "%s: set_tangent: %s", where, wg_tape_error(t));
-            off += ps[i]->numel;
-        }
+        use_with_tangents(t, n, ps, lv, 1, (const double *const[]){v}, where);
         wg_tensor *y = f(t, lv, ctx);
         CHECK(y != NULL, "%s: f with tangents: %s", where, wg_tape_error(t));
         wg_tensor *ty = wg_tangent(y);
         const double h = cbrt(DBL_EPSILON);
         double *saved = malloc((N ? N : 1) * sizeof *saved);
-        off = 0;
+        size_t off = 0;
         for (int i = 0; i < n; i++)
             for (size_t e = 0; e < ps[i]->numel; e++) saved[off++] = ((double *)ps[i]->data)[e];
         size_t mm;
@@ -198,22 +203,14 @@ static void hc(const char *label, wg_gradcheck_fn f, void *ctx, int n, const in_
         cu_fill(u, N, FILL_NORMAL);
         wg_tape *t = wg_tape_new();
         wg_tensor *lv[MAX_IN];
-        size_t off = 0;
-        for (int i = 0; i < n; i++) {
-            lv[i] = wg_use(t, ps[i]);
-            wg_tensor *tu = cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, u + off, false);
-            wg_tensor *tv = cu_tensor(t, WG_F64, ps[i]->ndim, ps[i]->shape, v + off, false);
-            CHECK(wg_set_tangent_at(t, 0, lv[i], tu) == 0 && wg_set_tangent_at(t, 1, lv[i], tv) == 0,
-                  "%s: set_tangent_at: %s", where, wg_tape_error(t));
-            off += ps[i]->numel;
-        }
+        use_with_tangents(t, n, ps, lv, 2, (const double *const[]){u, v}, where);
         wg_tensor *y = f(t, lv, ctx);
         CHECK(y != NULL, "%s: f with two tangent levels: %s", where, wg_tape_error(t));
         wg_tensor *tv = y ? wg_tangent_at(y, 1) : NULL, *tuv = tv ? wg_tangent_at(tv, 0) : NULL;
         double *jp = NULL, *jm = NULL, *j0 = NULL;
         const double h = cbrt(DBL_EPSILON);
         double *saved = malloc((N ? N : 1) * sizeof *saved);
-        off = 0;
+        size_t off = 0;
         for (int i = 0; i < n; i++)
             for (size_t e = 0; e < ps[i]->numel; e++) saved[off++] = ((double *)ps[i]->data)[e];
         for (int sgn = 1; sgn >= -1; sgn--) {
