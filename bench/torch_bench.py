@@ -60,29 +60,26 @@ def step(net, opt, x, y):
     return loss
 
 
-def scalar_chain():
-    x = torch.tensor(0.5, requires_grad=True)
-    a = torch.tensor(0.9999, requires_grad=True)
-    b = torch.tensor(0.0001, requires_grad=True)
-    y = x
-    for _ in range(CHAIN_OPS // 2):
-        y = y * a
-        y = y + b
-    y.backward()
-    return float(x.grad + a.grad + b.grad)
-
-
-def chain64(ops):
-    """bench/compare's size table: the chain in float64 (as wg_bench.c's chain64)."""
-    x = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
-    a = torch.tensor(0.9999, dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(0.0001, dtype=torch.float64, requires_grad=True)
+def chain(ops, dtype):
+    """y = y * a + b, ops ops from x = 0.5 (as wg_bench.c's chain); the sum of the leaves' gradients."""
+    x = torch.tensor(0.5, dtype=dtype, requires_grad=True)
+    a = torch.tensor(0.9999, dtype=dtype, requires_grad=True)
+    b = torch.tensor(0.0001, dtype=dtype, requires_grad=True)
     y = x
     for _ in range(ops // 2):
         y = y * a
         y = y + b
     y.backward()
     return float(x.grad + a.grad + b.grad)
+
+
+def scalar_chain():
+    return chain(CHAIN_OPS, torch.float32)
+
+
+def chain64(ops):
+    """bench/compare's size table: the chain in float64."""
+    return chain(ops, torch.float64)
 
 
 def seed_expression(x1v, x2v):

@@ -241,30 +241,18 @@ static double demo_epoch(wg_tape *t)
 static volatile double sink;
 
 /* y = x; then CHAIN_OPS ops alternating y*a and y+b; backward to x, a, b. */
-static double scalar_chain(wg_tape *t)
-{
-    wg_tape_reset(t);
-    wg_tensor *x = wg_scalar(t, WG_F32, 0.5, true);
-    wg_tensor *a = wg_scalar(t, WG_F32, 0.9999, true);
-    wg_tensor *b = wg_scalar(t, WG_F32, 0.0001, true);
-    wg_tensor *y = x;
-    for (int i = 0; i < CHAIN_OPS; i += 2) {
-        y = wg_mul(t, y, a);
-        y = wg_add(t, y, b);
-    }
-    if (wg_backward(t, y) != 0) return NAN;
-    return wg_grad_item(x) + wg_grad_item(a) + wg_grad_item(b);
-}
-
-/* The chain of bench/compare's size table: f64 (as ADOL-C's adouble), ops
- * ops; the leaves in x[3] (x, a, b) for chain_replay. */
+/* The chain y = y*a + b, ops ops from x = 0.5, in dtype dt; the sum of the
+ * leaves' gradients.  scalar_chain is it in f32 with CHAIN_OPS ops; the
+ * chain of bench/compare's size table is it in f64 (as ADOL-C's adouble),
+ * its leaves kept in chain64_x (x, a, b) for chain_replay. */
 static wg_tensor *chain64_x[3];
-static double chain64(wg_tape *t, long ops)
+static double chain(wg_tape *t, wg_dtype dt, long ops, wg_tensor **leaves)
 {
     wg_tape_reset(t);
-    wg_tensor *x = chain64_x[0] = wg_scalar(t, WG_F64, 0.5, true);
-    wg_tensor *a = chain64_x[1] = wg_scalar(t, WG_F64, 0.9999, true);
-    wg_tensor *b = chain64_x[2] = wg_scalar(t, WG_F64, 0.0001, true);
+    wg_tensor *x = wg_scalar(t, dt, 0.5, true);
+    wg_tensor *a = wg_scalar(t, dt, 0.9999, true);
+    wg_tensor *b = wg_scalar(t, dt, 0.0001, true);
+    if (leaves) leaves[0] = x, leaves[1] = a, leaves[2] = b;
     wg_tensor *y = x;
     for (long i = 0; i < ops; i += 2) {
         y = wg_mul(t, y, a);
@@ -273,6 +261,8 @@ static double chain64(wg_tape *t, long ops)
     if (wg_backward(t, y) != 0) return NAN;
     return wg_grad_item(x) + wg_grad_item(a) + wg_grad_item(b);
 }
+static double scalar_chain(wg_tape *t) { return chain(t, WG_F32, CHAIN_OPS, NULL); }
+static double chain64(wg_tape *t, long ops) { return chain(t, WG_F64, ops, chain64_x); }
 
 /* "chain_record_1e5" -> 100000; 0 if name is not a chain of that kind. */
 static long chain_ops(const char *name, const char *prefix)
