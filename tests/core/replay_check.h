@@ -57,11 +57,8 @@ static void gc(const char *label, wg_gradcheck_fn f, void *ctx, int n, const in_
     wg_tape *ta = wg_tape_new(), *tb = wg_tape_new();
     double *rv = NULL;
     char where[256];
-    int k = snprintf(where, sizeof where, "replay %s on", label);
+    case_where(where, sizeof where, "replay ", label, n, in);
     for (int i = 0; i < n; i++) {
-        char s[64];
-        spec_str(&in[i], s, sizeof s);
-        k += snprintf(where + k, sizeof where - (size_t)k, " %s", s);
         p0[i] = cu_param(WG_F64, in[i].ndim, in[i].d, in[i].fill);
         p1[i] = cu_param(WG_F64, in[i].ndim, in[i].d, in[i].fill);
         CHECK(p0[i] && p1[i], "%s: no memory for input %d", where, i);

@@ -29,12 +29,17 @@ enum { MAX_IN = 4 };
 
 static int n_cases;
 
-static void spec_str(const in_spec *s, char *buf, size_t len)
+/* "<prefix><label> on [2,3] [3]": a case's name in failures, with its
+ * inputs' shapes. */
+static void case_where(char *buf, size_t len, const char *prefix, const char *label, int n, const in_spec *in)
 {
-    int k = snprintf(buf, len, "[");
-    for (int i = 0; i < s->ndim && k > 0 && (size_t)k < len; i++)
-        k += snprintf(buf + k, len - (size_t)k, i ? ",%lld" : "%lld", (long long)s->d[i]);
-    if (k > 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, "]");
+    int k = snprintf(buf, len, "%s%s on", prefix, label);
+    for (int j = 0; j < n && k > 0 && (size_t)k < len; j++) {
+        k += snprintf(buf + k, len - (size_t)k, " [");
+        for (int i = 0; i < in[j].ndim && k > 0 && (size_t)k < len; i++)
+            k += snprintf(buf + k, len - (size_t)k, i ? ",%lld" : "%lld", (long long)in[j].d[i]);
+        if (k > 0 && (size_t)k < len) k += snprintf(buf + k, len - (size_t)k, "]");
+    }
 }
 
 #ifdef WG_GC_REPLAY
@@ -47,11 +52,8 @@ static void gc(const char *label, wg_gradcheck_fn f, void *ctx, int n, const in_
     wg_param *ps[MAX_IN] = {0};
     size_t total = 0;
     char where[256];
-    int k = snprintf(where, sizeof where, "%s on", label);
+    case_where(where, sizeof where, "", label, n, in);
     for (int i = 0; i < n; i++) {
-        char s[64];
-        spec_str(&in[i], s, sizeof s);
-        k += snprintf(where + k, sizeof where - (size_t)k, " %s", s);
         ps[i] = cu_param(WG_F64, in[i].ndim, in[i].d, in[i].fill);
         CHECK(ps[i] != NULL, "%s: no memory for input %d: %s", where, i, wg_last_error());
         if (!ps[i]) goto out;
