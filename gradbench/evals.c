@@ -757,10 +757,8 @@ static int lstm_prepare(const char *fn, const cJSON *in, gb_job *j)
  * passes seeded with (1,0) and (0,1) per row give all p 2x15 Jacobian blocks
  * at once; a third gives the diagonal of d w_err / d w.
  *
- * wengert has no sin or cos op: Rodrigues' rotation takes them from their
- * Taylor polynomials (Horner, 16 terms) after reducing theta by the nearest
- * multiple of 2 pi (a constant per row), exact to rounding for any theta.
- * Rows with theta = 0 take the first-order formula X + rot x X, as ADBench
+ * Rodrigues' rotation uses the sin and cos ops (one node each for all p
+ * rows).  Rows with theta = 0 take the first-order formula X + rot x X, as ADBench
  * does (blended in only when some row needs it).
  *
  * Output: GradBench's compressed form, as its C++ tools write it: the objective
@@ -768,15 +766,6 @@ static int lstm_prepare(const char *fn, const cJSON *in, gb_job *j)
  * x,"repeated":p}}; the jacobian is {"rows","cols","vals"}: the first 30
  * entries of the CSR arrays of the (3p) x (11n+3m+p) Jacobian (observation 0's
  * two rows) and its last entry. */
-
-#define SIN_TERMS 16
-
-static wg_tensor *horner(wg_tape *t, wg_tensor *u, const double *c, int n)
-{
-    wg_tensor *acc = wg_full_like(t, u, c[n - 1]);
-    for (int i = n - 2; i >= 0; i--) acc = wg_add(t, wg_mul(t, acc, u), c[i]);
-    return acc;
-}
 
 static wg_tensor *col(wg_tape *t, wg_tensor *x, long a, long b) { return wg_slice(t, x, 1, a, b); }
 
@@ -790,9 +779,8 @@ static wg_tensor *cross(wg_tape *t, wg_tensor *a, wg_tensor *b)
 }
 
 typedef struct {
-    double sin_c[SIN_TERMS], cos_c[SIN_TERMS];
     double *cams, *X, *W, *feat; /* gathered per observation: [p,11], [p,3], [p,1], [p,2] */
-    double *red, *mask, *seed0, *seed1;
+    double *mask, *seed0, *seed1;
     double *vals; /* 30 per observation + 1 per weight */
     double err[2], werr;
 } ba_t;
@@ -821,13 +809,7 @@ static int ba_run(gb_job *j, wg_tape *t)
         sqtheta = wg_add(t, sqtheta, m); /* theta 1 on those rows: finite, and blended out below */
     }
     wg_tensor *theta = wg_sqrt(t, sqtheta);
-    if (!theta) return tape_failed(j, t);
-    const double *th = wg_data(theta);
-    for (long i = 0; i < p; i++) B->red[i] = 2 * PI * nearbyint(th[i] / (2 * PI));
-    wg_tensor *r = wg_sub(t, theta, view(t, 2, p1, B->red)); /* |r| <= pi */
-    wg_tensor *u = wg_mul(t, r, r);
-    wg_tensor *sin_t = wg_mul(t, r, horner(t, u, B->sin_c, SIN_TERMS));
-    wg_tensor *cos_t = horner(t, u, B->cos_c, SIN_TERMS);
+    wg_tensor *sin_t = wg_sin(t, theta), *cos_t = wg_cos(t, theta);
     wg_tensor *wv = wg_div(t, rot, theta); /* [p,3] */
     wg_tensor *tmp = wg_mul(t, wg_sum_axis(t, wg_mul(t, wv, xo), 1, true), wg_sub(t, 1.0, cos_t));
     wg_tensor *xcam = wg_add(t, wg_add(t, wg_mul(t, xo, cos_t), wg_mul(t, cross(t, wv, xo), sin_t)), wg_mul(t, wv, tmp));
@@ -918,7 +900,6 @@ static void ba_free(gb_job *j)
         free(B->X);
         free(B->W);
         free(B->feat);
-        free(B->red);
         free(B->mask);
         free(B->seed0);
         free(B->seed1);
@@ -952,13 +933,12 @@ static int ba_prepare(const char *fn, const cJSON *in, gb_job *j)
         B->X = malloc((size_t)p * 3 * sizeof(double));
         B->W = malloc((size_t)p * sizeof(double));
         B->feat = malloc((size_t)p * 2 * sizeof(double));
-        B->red = malloc((size_t)p * sizeof(double));
         B->mask = malloc((size_t)p * sizeof(double));
         B->seed0 = malloc((size_t)p * 2 * sizeof(double));
         B->seed1 = malloc((size_t)p * 2 * sizeof(double));
         B->vals = malloc((size_t)p * 31 * sizeof(double));
     }
-    if (!B || !B->cams || !B->X || !B->W || !B->feat || !B->red || !B->mask || !B->seed0 || !B->seed1 || !B->vals) {
+    if (!B || !B->cams || !B->X || !B->W || !B->feat || !B->mask || !B->seed0 || !B->seed1 || !B->vals) {
         free(cam);
         free(x);
         free(feat);
@@ -980,14 +960,6 @@ static int ba_prepare(const char *fn, const cJSON *in, gb_job *j)
     free(cam);
     free(x);
     free(feat);
-    double f = 1;
-    for (int i = 0; i < SIN_TERMS; i++) {
-        /* sin r = r sum (-1)^i u^i/(2i+1)!,  cos r = sum (-1)^i u^i/(2i)!,  u = r^2 */
-        B->cos_c[i] = (i % 2 ? -1 : 1) / f;
-        f *= (2 * i + 1);
-        B->sin_c[i] = (i % 2 ? -1 : 1) / f;
-        f *= (2 * i + 2);
-    }
     j->run = ba_run;
     j->write = ba_write;
     return 0;

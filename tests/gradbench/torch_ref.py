@@ -371,7 +371,7 @@ def run_evals(tool, rng):
         (2, 7, 40, rnd(11, lo=-0.5, hi=0.5)),
     ]
     big = rnd(11, lo=-0.5, hi=0.5)
-    big[0:3] = t([4.0, -5.0, 6.5])  # theta > 2 pi: the range reduction
+    big[0:3] = t([4.0, -5.0, 6.5])  # theta > 2 pi
     ba_cases.append((4, 4, 16, big))
     zero = rnd(11, lo=-0.5, hi=0.5)
     zero[0:3] = 0  # theta = 0: the first-order branch
