@@ -1040,9 +1040,10 @@ static const struct {
     {"hello", hello_prepare}, {"lse", lse_prepare}, {"llsq", llsq_prepare}, {"det", det_prepare},
     {"ode", ode_prepare},     {"gmm", gmm_prepare}, {"lstm", lstm_prepare}, {"ba", ba_prepare},
     {"kmeans", kmeans_prepare}, {"particle", gb_particle_prepare}, {"saddle", gb_saddle_prepare},
+    {"ht", gb_ht_prepare},
 };
 
-const char *gb_module_list(void) { return "hello lse llsq det ode gmm lstm ba kmeans particle saddle"; }
+const char *gb_module_list(void) { return "hello lse llsq det ode gmm lstm ba kmeans particle saddle ht"; }
 
 bool gb_module_known(const char *module)
 {

@@ -42,6 +42,8 @@ int gb_prepare(const char *module, const char *function, const cJSON *input, gb_
 /* particle and saddle (nested.c), for evals.c's module table */
 int gb_particle_prepare(const char *fn, const cJSON *in, gb_job *j);
 int gb_saddle_prepare(const char *fn, const cJSON *in, gb_job *j);
+/* ht (ht.c) */
+int gb_ht_prepare(const char *fn, const cJSON *in, gb_job *j);
 /* "hello lse ..." */
 const char *gb_module_list(void);
 

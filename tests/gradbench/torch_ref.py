@@ -20,6 +20,12 @@ mathematics, in torch float64 with torch's autograd:
          of one observation by torch.autograd.functional.jacobian
   kmeans distances as differences (not wengert's |p|^2+|c|^2-2pc), the
          Hessian in full by torch.autograd.functional.hessian, its diagonal
+  ht     a synthetic hand model (ht_model.py: ADBench's model files are not
+         here); every rotation as I + sin K + (1 - cos) K^2 of a unit skew
+         matrix K (the bones' as Rz Ry Rx of axis rotations), the jacobian by
+         torch.autograd.functional.jacobian (us columns compressed as the
+         eval's tools write them), and also against central differences of
+         the tool's own objective in random directions
   particle, saddle  GradBench's descent; the inner derivatives from calculus,
          the outer one (through the whole trajectory / inner descent) by
          torch.autograd; every variant (rr rf fr ff) against the one answer,
@@ -285,6 +291,196 @@ def ba_expected(inp, function):
     return {"rows": rows, "cols": cols, "vals": vals}
 
 
+def _skew(v):
+    z = torch.zeros((), dtype=F64)
+    return torch.stack([torch.stack([z, -v[2], v[1]]), torch.stack([v[2], z, -v[0]]),
+                        torch.stack([-v[1], v[0], z])])
+
+
+def _axis_rot(angle, axis):
+    """Rotation by `angle` about coordinate axis 0/1/2: I + sin(a) K + (1 - cos(a)) K^2
+    with K the axis's skew matrix.  (torch.linalg.matrix_exp of a K was
+    measured 3e-10 off here: not accurate enough for a 1e-8 reference.)"""
+    e = torch.zeros(3, dtype=F64)
+    e[axis] = 1.0
+    K = _skew(e)
+    return torch.eye(3, dtype=F64) + torch.sin(angle) * K + (1 - torch.cos(angle)) * (K @ K)
+
+
+def _rodrigues(aa):
+    """exp([aa]x): the same form about the unit axis aa/|aa|."""
+    th = torch.linalg.norm(aa)
+    K = _skew(aa / th)
+    return torch.eye(3, dtype=F64) + torch.sin(th) * K + (1 - torch.cos(th)) * (K @ K)
+
+
+def ht_err(inp, theta, us):
+    """ADBench's hand objective: err [3 npts] (the mathematics of GradBench's ht)."""
+    model, data = inp["data"]["model"], inp["data"]
+    B = len(model["parents"])
+    zero = torch.zeros((), dtype=F64)
+    # pose parameters: 3 rows x (B + 3) columns; column b + 3 holds bone b's
+    # Euler angles (x, z, y); per finger, its first bone gets theta's x and z,
+    # the next two x, and the fourth nothing
+    pose = [[zero] * (B + 3) for _ in range(3)]
+    k, col = 6, 5
+    for _finger in range(5):
+        for i in range(3):
+            pose[0][col] = theta[k]
+            k += 1
+            if i == 0:
+                pose[1][col] = theta[k]
+                k += 1
+            col += 1
+        col += 1
+    absolutes, positions = [], 0
+    base = t(model["base_positions"])  # [V, 4]
+    W = t(model["weights"])  # [V, B]
+    for b in range(B):
+        ax, az, ay = pose[0][b + 3], pose[1][b + 3], pose[2][b + 3]
+        R = _axis_rot(az, 2) @ _axis_rot(ay, 1) @ _axis_rot(ax, 0)
+        TR = torch.cat([torch.cat([R, torch.zeros(3, 1, dtype=F64)], 1), t([[0.0, 0.0, 0.0, 1.0]])], 0)
+        rel = t(model["base_relatives"][b]) @ TR
+        p = model["parents"][b]
+        absolutes.append(rel if p < 0 else absolutes[p] @ rel)
+        T = absolutes[b] @ t(model["inverse_base_absolutes"][b])
+        positions = positions + (base @ T.T)[:, :3] * W[:, b:b + 1]
+    if model["is_mirrored"]:
+        positions = positions * t([-1.0, 1.0, 1.0])
+    aa = theta[0:3]
+    Rg = torch.eye(3, dtype=F64) if torch.linalg.norm(aa).item() < 1e-4 else _rodrigues(aa)
+    positions = positions @ Rg.T + theta[3:6]
+    corr = torch.tensor(data["correspondences"])
+    if us is None:
+        hand = positions[corr]
+    else:
+        tri = positions[torch.tensor(model["triangles"])[corr]]  # [n, 3 vertices, 3]
+        u0, u1 = us[:, 0:1], us[:, 1:2]
+        hand = u0 * tri[:, 0] + u1 * tri[:, 1] + (1 - u0 - u1) * tri[:, 2]
+    return (t(data["points"]) - hand).flatten()
+
+
+def ht_expected(inp, function):
+    complicated = len(inp["us"]) > 0
+    theta = t(inp["theta"])
+    us = t(inp["us"]) if complicated else None
+    if function == "objective":
+        return ht_err(inp, theta, us).tolist()
+    if not complicated:
+        return torch.autograd.functional.jacobian(lambda th: ht_err(inp, th, None), theta).tolist()
+    Jt, Ju = torch.autograd.functional.jacobian(lambda th, u: ht_err(inp, th, u), (theta, us))
+    # a row depends on its own point's (u0, u1) only: the npts x 2 columns compress to 2
+    return torch.cat([Ju.sum(1), Jt], 1).tolist()
+
+
+def ht_fd_check(tool, name, inp, J, rng, n_dirs=2, h=1e-6):
+    """J (the tool's jacobian) times random directions against central
+    differences of the tool's own objective."""
+    global checks
+    complicated = len(inp["us"]) > 0
+    J = t(J)
+    for _ in range(n_dirs):
+        d_th = torch.randn(26, dtype=F64, generator=rng)
+        d_us = torch.randn(len(inp["us"]), 2, dtype=F64, generator=rng) if complicated else None
+        jd = J[:, -26:] @ d_th
+        if complicated:
+            jd = jd + (J[:, 0:2] * d_us.repeat_interleave(3, 0)).sum(1)
+        outs = []
+        for sgn in (1, -1):
+            q = json.loads(json.dumps(inp))
+            q["theta"] = (t(inp["theta"]) + sgn * h * d_th).tolist()
+            if complicated:
+                q["us"] = (t(inp["us"]) + sgn * h * d_us).tolist()
+            r = tool.evaluate("ht", "objective", q)
+            if not r.get("success"):
+                fail(f"{name} fd: {r.get('error')}")
+                return
+            outs.append(t(r["output"]))
+        fd = (outs[0] - outs[1]) / (2 * h)
+        checks += 1
+        err = (fd - jd).abs().max().item()
+        if not err <= 1e-6 * (1 + jd.abs().max().item()):
+            fail(f"{name}: jacobian . d vs central differences of the objective: max error {err:.3e}")
+
+
+def run_ht(tool, rng):
+    from ht_model import hand_input
+    cases = [
+        ("simple", hand_input(1)),
+        ("simple mirrored, global rotation 0 (identity branch)", hand_input(2, mirrored=True)),
+        ("complicated", hand_input(3, complicated=True)),
+        ("complicated mirrored, large angles", hand_input(4, complicated=True, mirrored=True, global_rot=2.0,
+                                                         n_verts=60, n_pts=40)),
+    ]
+    cases[1][1]["theta"][0:3] = [0.0, 0.0, 0.0]
+    for label, inp in cases:
+        name = f"ht ({label})"
+        for fn in ["objective", "jacobian"]:
+            want = ht_expected(inp, fn)
+            r = tool.evaluate("ht", fn, inp | {"min_runs": 2, "min_seconds": 0})
+            if not r.get("success"):
+                fail(f"{name}::{fn}: {r.get('error')}")
+                continue
+            close(f"{name}::{fn}", r["output"], want)
+            if fn == "jacobian":
+                ht_fd_check(tool, name, inp, r["output"], rng)
+    # bad input: an error naming the field, and the tool goes on
+    base = hand_input(5, complicated=True, n_pts=6)
+
+    def mutated(path, value):
+        q = json.loads(json.dumps(base))
+        o = q
+        for key in path[:-1]:
+            o = o[key]
+        if value is KeyError:
+            del o[path[-1]]
+        else:
+            o[path[-1]] = value
+        return q
+
+    M = ["data", "model"]
+    bad = [
+        (["theta"], [0.0] * 25, "theta"),
+        (["theta", 4], "x", "theta[4]"),
+        (M + ["parents", 5], 7, "parents[5]"),
+        (M + ["parents", 3], 99, "parents[3]"),
+        (M + ["parents", 0], 0.5, "parents[0]"),
+        (M + ["parents"], [-1, 0, 1, 2, 3], "parents"),
+        (M + ["bone_count"], 21, "bone_count"),
+        (M + ["bone_names", 1], 3, "bone_names[1]"),
+        (M + ["weights", 2, 1], "a", "weights[2][1]"),
+        (M + ["weights", 2], [0.5] * 21, "weights[2]"),
+        (M + ["base_relatives", 0], [[1.0] * 4] * 3, "base_relatives[0]"),
+        (M + ["inverse_base_absolutes", 3, 2], [1.0, 2.0], "inverse_base_absolutes[3][2]"),
+        (M + ["base_positions", 0], [1.0, 2.0, 3.0], "base_positions[0]"),
+        (M + ["triangles", 0], [0, 1, 999], "triangles[0]"),
+        (M + ["is_mirrored"], 0, "is_mirrored"),
+        (M, KeyError, "model"),
+        (["data", "correspondences", 0], 1000, "correspondences[0]"),
+        (["data", "points", 1], [1.0, 2.0], "points[1]"),
+        (["data", "points"], [[0.0, 0.0, 0.0]], "points"),
+        (["us"], [[0.1]] * 6, "us[0]"),
+        (["us"], [[0.1, 0.2]] * 5, "us"),
+        (["us"], 3, "us"),
+        (["us"], KeyError, "us"),
+    ]
+    for path, value, words in bad:
+        for fn in ["objective", "jacobian"]:
+            r = tool.evaluate("ht", fn, mutated(path, value))
+            expect_error(r, f"ht::{fn} with bad {path}", [words])
+    r = tool.evaluate("ht", "objective", base)
+    if not r.get("success"):
+        fail(f"ht: the tool did not recover after bad inputs: {r.get('error')}")
+    # the us as the README types them, flat: the same answer as pairs
+    flat = json.loads(json.dumps(base))
+    flat["us"] = [v for pair in base["us"] for v in pair]
+    r2 = tool.evaluate("ht", "jacobian", flat)
+    if not r2.get("success"):
+        fail(f"ht with flat us: {r2.get('error')}")
+    else:
+        close("ht with flat us", r2["output"], ht_expected(base, "jacobian"))
+
+
 # ---- the eval cases ------------------------------------------------------------------
 
 
@@ -304,7 +500,7 @@ def check_eval(tool, module, function, inp, want, runs=2):
 
 def run_evals(tool, rng):
     tool.send({"kind": "start", "eval": "all"})
-    for mod in ["hello", "lse", "llsq", "det", "ode", "gmm", "lstm", "ba", "kmeans", "particle", "saddle"]:
+    for mod in ["hello", "lse", "llsq", "det", "ode", "gmm", "lstm", "ba", "kmeans", "particle", "saddle", "ht"]:
         r = tool.send({"kind": "define", "module": mod})
         if r.get("success") is not True:
             fail(f"define {mod}: {r}")
@@ -637,6 +833,7 @@ def main():
     tool = Tool(exe)
     try:
         run_evals(tool, rng)
+        run_ht(tool, rng)
         run_nested(tool)
     finally:
         tool.close()
