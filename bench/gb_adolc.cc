@@ -1,9 +1,12 @@
 // gb_adolc: bench/gradbench_compare.py's ADOL-C side, for the scalar-shaped
-// evals det, ode and gmm: the same programs as wengert-gradbench
-// (gradbench/evals.c), written once as templates and run with T = double
-// for the primal and with ADOL-C's adouble tape for the gradient (taped
-// anew in every run, then ADOL-C's reverse sweep `gradient`), as GradBench's
-// ADOL-C tool does.  It speaks GradBench's protocol on stdin/stdout (only
+// evals det, ode and gmm, and ht: the same programs as wengert-gradbench
+// (gradbench/evals.c, gradbench/ht.c), written once as templates and run with
+// T = double for the primal and with ADOL-C's adouble tape for the gradient
+// (taped anew in every run, then ADOL-C's reverse sweep `gradient`), as
+// GradBench's ADOL-C tool does.  ht's jacobian is vector forward mode, as
+// GradBench's ADOL-C tool computes it, but on the tape (fov_forward, one
+// direction per column): its traceless adtl::adouble needs Boost's headers,
+// which Debian's libadolc-dev does not pull in.  It speaks GradBench's protocol on stdin/stdout (only
 // the part the driver uses; inputs are trusted, the driver writes them).
 #include <adolc/adolc.h>
 #include <cjson/cJSON.h>
@@ -131,6 +134,150 @@ T gmm(int d, int k, int n, const T *alpha, const T *mu, const T *q, const T *l, 
     return -n * d * 0.5 * std::log(2 * M_PI) + slse - n * lse(k, alpha) - prior + k * C;
 }
 
+// ht: the hand model of gradbench/ht.c in scalar loops (dense skinning over
+// all bones, as ht.c's GEMM).  Matrices row-major.
+struct Hand {
+    int B = 0, n = 0;
+    bool comp = false, mirrored = false;
+    vector<int> parents, rows; // rows: the vertex of each point, or (comp) vertex k of point i at k n + i
+    vector<double> base_rel, inv_abs, base, W, points, theta, us;
+    int ix[64], iz[64];        // theta index of bone b's x and z angle, or -1
+};
+
+template <class T> void ht_err(const Hand &h, const T *theta, const T *us, T *err)
+{
+    int B = h.B, n = h.n;
+    vector<T> rel(16 * B), ab(16 * B), tr(12 * B), TR(16);
+    for (int b = 0; b < B; b++) {
+        T ax = 0.0, az = 0.0;
+        if (h.ix[b] >= 0) ax = theta[h.ix[b]];
+        if (h.iz[b] >= 0) az = theta[h.iz[b]];
+        T cx = cos(ax), sx = sin(ax), cz = cos(az), sz = sin(az);
+        T R[16] = {cz, -(sz * cx), sz * sx, 0.0, sz, cz * cx, -(cz * sx), 0.0, 0.0, sx, cx, 0.0, 0.0, 0.0, 0.0, 1.0};
+        const double *br = &h.base_rel[16 * b];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                T acc = 0.0;
+                for (int k = 0; k < 4; k++) acc += br[4 * i + k] * R[4 * k + j];
+                rel[16 * b + 4 * i + j] = acc;
+            }
+        int p = h.parents[b];
+        for (int i = 0; i < 16; i++) ab[16 * b + i] = rel[16 * b + i];
+        if (p >= 0)
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    T acc = 0.0;
+                    for (int k = 0; k < 4; k++) acc += ab[16 * p + 4 * i + k] * rel[16 * b + 4 * k + j];
+                    ab[16 * b + 4 * i + j] = acc;
+                }
+        const double *ia = &h.inv_abs[16 * b];
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 4; j++) {
+                T acc = 0.0;
+                for (int k = 0; k < 4; k++) acc += ab[16 * b + 4 * i + k] * ia[4 * k + j];
+                tr[12 * b + 4 * i + j] = acc;
+            }
+    }
+    T Rg[9] = {1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0};
+    double nv = std::sqrt(h.theta[0] * h.theta[0] + h.theta[1] * h.theta[1] + h.theta[2] * h.theta[2]);
+    if (nv >= 1e-4) {
+        T nrm = sqrt(theta[0] * theta[0] + theta[1] * theta[1] + theta[2] * theta[2]);
+        T x = theta[0] / nrm, y = theta[1] / nrm, z = theta[2] / nrm, c = cos(nrm), s = sin(nrm);
+        T R[9] = {x * x + (1.0 - x * x) * c, x * y * (1.0 - c) - z * s, x * z * (1.0 - c) + y * s,
+                  x * y * (1.0 - c) + z * s, y * y + (1.0 - y * y) * c, y * z * (1.0 - c) - x * s,
+                  x * z * (1.0 - c) - y * s, z * y * (1.0 - c) + x * s, z * z + (1.0 - z * z) * c};
+        for (int i = 0; i < 9; i++) Rg[i] = R[i];
+    }
+    int nr = (int)h.rows.size();
+    vector<T> v(3 * nr);
+    for (int r = 0; r < nr; r++) {
+        int vi = h.rows[r];
+        const double *bp = &h.base[4 * vi], *w = &h.W[(size_t)B * vi];
+        T pos[3] = {0.0, 0.0, 0.0};
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < 3; i++) {
+                T acc = 0.0;
+                for (int k = 0; k < 4; k++) acc += tr[12 * b + 4 * i + k] * bp[k];
+                pos[i] += w[b] * acc;
+            }
+        if (h.mirrored) pos[0] = -pos[0];
+        for (int i = 0; i < 3; i++)
+            v[3 * r + i] = Rg[3 * i] * pos[0] + Rg[3 * i + 1] * pos[1] + Rg[3 * i + 2] * pos[2] + theta[3 + i];
+    }
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < 3; i++) {
+            T hp = v[3 * p + i];
+            if (h.comp)
+                hp = us[2 * p] * v[3 * p + i] + us[2 * p + 1] * v[3 * (n + p) + i] +
+                     (1.0 - us[2 * p] - us[2 * p + 1]) * v[3 * (2 * n + p) + i];
+            err[3 * p + i] = h.points[3 * p + i] - hp;
+        }
+}
+
+static Hand parse_hand(cJSON *in)
+{
+    Hand h;
+    cJSON *data = cJSON_GetObjectItem(in, "data"), *model = cJSON_GetObjectItem(data, "model");
+    h.theta = vec(cJSON_GetObjectItem(in, "theta"));
+    h.us = vec(cJSON_GetObjectItem(in, "us"));
+    h.comp = !h.us.empty();
+    for (const char *f : {"base_relatives", "inverse_base_absolutes"}) {
+        vector<double> &dst = f[0] == 'b' ? h.base_rel : h.inv_abs;
+        for (const cJSON *m = cJSON_GetObjectItem(model, f)->child; m; m = m->next) {
+            vector<double> v = vec(m);
+            dst.insert(dst.end(), v.begin(), v.end());
+        }
+    }
+    for (const cJSON *e = cJSON_GetObjectItem(model, "parents")->child; e; e = e->next) h.parents.push_back(e->valueint);
+    h.B = (int)h.parents.size();
+    h.base = vec(cJSON_GetObjectItem(model, "base_positions"));
+    h.W = vec(cJSON_GetObjectItem(model, "weights"));
+    h.points = vec(cJSON_GetObjectItem(data, "points"));
+    h.mirrored = cJSON_IsTrue(cJSON_GetObjectItem(model, "is_mirrored"));
+    vector<int> corr, tri;
+    for (const cJSON *e = cJSON_GetObjectItem(data, "correspondences")->child; e; e = e->next) corr.push_back(e->valueint);
+    for (const cJSON *t = cJSON_GetObjectItem(model, "triangles")->child; t; t = t->next)
+        for (const cJSON *e = t->child; e; e = e->next) tri.push_back(e->valueint);
+    h.n = (int)corr.size();
+    if (h.comp)
+        for (int k = 0; k < 3; k++)
+            for (int p = 0; p < h.n; p++) h.rows.push_back(tri[3 * corr[p] + k]);
+    else
+        h.rows = corr;
+    for (int b = 0; b < 64; b++) h.ix[b] = h.iz[b] = -1;
+    for (int finger = 0, k = 6, bone = 2; finger < 5; finger++, bone++)
+        for (int q = 0; q < 3; q++, bone++) {
+            h.ix[bone] = k++;
+            if (q == 0) h.iz[bone] = k++;
+        }
+    return h;
+}
+
+// ht's jacobian by vector forward mode on the tape: direction c is column c
+// (in the complicated variant columns 0 and 1 seed every point's u0, u1).
+static void ht_jacobian(const Hand &h, vector<double> &out)
+{
+    int nc = (h.comp ? 2 : 0) + 26, m = 3 * h.n, off = h.comp ? 2 : 0, nu = (int)h.us.size(), ni = 26 + nu;
+    trace_on(1);
+    vector<adouble> th(26), us(nu), err(m);
+    for (int i = 0; i < 26; i++) th[i] <<= h.theta[i];
+    for (int i = 0; i < nu; i++) us[i] <<= h.us[i];
+    ht_err(h, th.data(), us.data(), err.data());
+    vector<double> y(m);
+    for (int r = 0; r < m; r++) err[r] >>= y[r];
+    trace_off();
+    vector<double> x(ni), X((size_t)ni * nc, 0.0), Y((size_t)m * nc);
+    vector<double *> Xp(ni), Yp(m);
+    for (int i = 0; i < ni; i++) {
+        x[i] = i < 26 ? h.theta[i] : h.us[i - 26];
+        Xp[i] = &X[(size_t)i * nc];
+        Xp[i][i < 26 ? off + i : (i - 26) % 2] = 1;
+    }
+    for (int r = 0; r < m; r++) Yp[r] = &Y[(size_t)r * nc];
+    fov_forward(1, m, ni, nc, x.data(), Xp.data(), y.data(), Yp.data());
+    out = Y; // row-major [m][nc]
+}
+
 // An evaluate request, parsed once (outside the timed runs).
 struct Job {
     std::string mod;
@@ -138,6 +285,7 @@ struct Job {
     int l = 0, n = 0, s = 0, d = 0, k = 0, m = 0;
     double gamma = 1;
     vector<double> a, x, p; // det: A; ode: x; gmm: x and the parameters alpha, mu, q, l
+    Hand hand;
 };
 
 static Job parse(const std::string &mod, bool grad, cJSON *in)
@@ -145,7 +293,9 @@ static Job parse(const std::string &mod, bool grad, cJSON *in)
     Job j;
     j.mod = mod;
     j.grad = grad;
-    if (mod == "det") {
+    if (mod == "ht") {
+        j.hand = parse_hand(in);
+    } else if (mod == "det") {
         j.l = cJSON_GetObjectItem(in, "ell")->valueint;
         j.a = vec(cJSON_GetObjectItem(in, "A"));
     } else if (mod == "ode") {
@@ -171,6 +321,15 @@ static Job parse(const std::string &mod, bool grad, cJSON *in)
 // One run: the primal (T = double) or the gradient (tape, then reverse sweep).
 static double run(Job &j, vector<double> &out)
 {
+    if (j.mod == "ht") {
+        if (j.grad) {
+            ht_jacobian(j.hand, out);
+        } else {
+            out.assign(3 * j.hand.n, 0);
+            ht_err(j.hand, j.hand.theta.data(), j.hand.us.data(), out.data());
+        }
+        return 0;
+    }
     if (j.mod == "det") {
         vector<double> &a = j.a;
         if (!j.grad) return det(j.l, a.data());
@@ -240,7 +399,7 @@ int main()
             resp += ",\"tool\":\"adolc-bench\"}";
         } else if (kind == "define") {
             std::string mod = cJSON_GetObjectItem(msg, "module")->valuestring;
-            resp += (mod == "det" || mod == "ode" || mod == "gmm") ? ",\"success\":true}" : ",\"success\":false}";
+            resp += (mod == "det" || mod == "ode" || mod == "gmm" || mod == "ht") ? ",\"success\":true}" : ",\"success\":false}";
         } else if (kind == "evaluate") {
             std::string mod = cJSON_GetObjectItem(msg, "module")->valuestring;
             std::string fn = cJSON_GetObjectItem(msg, "function")->valuestring;
@@ -261,7 +420,7 @@ int main()
             }
             char b[40];
             resp += ",\"success\":true,\"output\":";
-            if (mod == "ode" || grad) {
+            if (mod == "ode" || mod == "ht" || grad) {
                 resp += "[";
                 for (size_t i = 0; i < out.size(); i++) {
                     snprintf(b, sizeof b, "%s%.17g", i ? "," : "", out[i]);

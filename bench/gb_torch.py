@@ -251,8 +251,96 @@ def kmeans_fn(inp, grad):
     return run
 
 
+def ht_fn(inp, grad):
+    """ht as wengert's gradbench/ht.c computes it: the bones batched, the
+    chain of absolutes per bone, each point's vertex (or its triangle's three
+    vertices) gathered once, the skinning one GEMM; the jacobian is forward
+    mode vectorised over its 26 (28) columns (functorch.vmap of
+    functorch.jvp), PyTorch's best for a tall Jacobian."""
+    import functorch
+
+    model, data = inp["data"]["model"], inp["data"]
+    parents = model["parents"]
+    B = len(parents)
+    base_rel = torch.tensor(model["base_relatives"], dtype=F64)
+    inv_abs = torch.tensor(model["inverse_base_absolutes"], dtype=F64)
+    corr = torch.tensor(data["correspondences"])
+    points = torch.tensor(data["points"], dtype=F64)
+    complicated = len(inp["us"]) > 0
+    n = corr.shape[0]
+    verts = torch.tensor(model["triangles"])[corr].T.reshape(-1) if complicated else corr  # row k n + i: vertex k of point i
+    Wp = torch.tensor(model["weights"], dtype=F64)[verts]
+    bp = torch.tensor(model["base_positions"], dtype=F64)[verts]
+    # theta -> each bone's Euler angles x, z (index 26: a zero)
+    ix, iz = [26] * B, [26] * B
+    k, bone = 6, 2
+    for _finger in range(5):
+        for q in range(3):
+            ix[bone] = k
+            k += 1
+            if q == 0:
+                iz[bone] = k
+                k += 1
+            bone += 1
+        bone += 1
+    ix, iz = torch.tensor(ix), torch.tensor(iz)
+    identity = math.sqrt(sum(v * v for v in inp["theta"][0:3])) < 1e-4
+    mirror = torch.tensor([-1.0, 1.0, 1.0], dtype=F64) if model["is_mirrored"] else None
+    theta0 = torch.tensor(inp["theta"], dtype=F64)
+    us0 = torch.tensor(inp["us"], dtype=F64) if complicated else None
+
+    def f(theta, us):
+        ext = torch.cat([theta, theta.new_zeros(1)])
+        ax, az = ext[ix], ext[iz]
+        cx, sx, cz, sz = torch.cos(ax), torch.sin(ax), torch.cos(az), torch.sin(az)
+        z, o = torch.zeros_like(cx), torch.ones_like(cx)
+        TR = torch.stack([cz, -sz * cx, sz * sx, z, sz, cz * cx, -cz * sx, z, z, sx, cx, z, z, z, z, o], 1)
+        rel = base_rel @ TR.reshape(B, 4, 4)
+        absl = []
+        for b in range(B):
+            absl.append(rel[b] if parents[b] < 0 else absl[parents[b]] @ rel[b])
+        T = torch.stack(absl) @ inv_abs
+        pos = ((Wp @ T[:, :3, :].reshape(B, 12)).reshape(-1, 3, 4) * bp[:, None, :]).sum(2)
+        if mirror is not None:
+            pos = pos * mirror
+        aa = theta[0:3]
+        if identity:
+            R = torch.eye(3, dtype=F64)
+        else:
+            nrm = torch.sqrt((aa * aa).sum())
+            u = aa / nrm
+            K = torch.stack([torch.stack([z[0], -u[2], u[1]]), torch.stack([u[2], z[0], -u[0]]),
+                             torch.stack([-u[1], u[0], z[0]])])
+            c = torch.cos(nrm)
+            R = c * torch.eye(3, dtype=F64) + (1 - c) * u[:, None] * u[None, :] + torch.sin(nrm) * K
+        v = pos @ R.T + theta[3:6]
+        if complicated:
+            u0, u1 = us[:, 0:1], us[:, 1:2]
+            v = u0 * v[0:n] + u1 * v[n:2 * n] + (1 - u0 - u1) * v[2 * n:]
+        return (points - v).reshape(-1)
+
+    if complicated:
+        tth = torch.cat([torch.zeros(2, 26, dtype=F64), torch.eye(26, dtype=F64)])
+        tus = torch.zeros(28, n, 2, dtype=F64)
+        tus[0, :, 0] = 1
+        tus[1, :, 1] = 1
+    else:
+        tth = torch.eye(26, dtype=F64)
+
+    def run():
+        if not grad:
+            return f(theta0, us0).tolist
+        if complicated:
+            J = functorch.vmap(lambda a, b: functorch.jvp(f, (theta0, us0), (a, b))[1])(tth, tus)
+        else:
+            J = functorch.vmap(lambda a: functorch.jvp(lambda th: f(th, None), (theta0,), (a,))[1])(tth)
+        return J.T.tolist
+
+    return run
+
+
 FNS = {"lse": lse_fn, "llsq": llsq_fn, "det": det_fn, "ode": ode_fn, "gmm": gmm_fn, "lstm": lstm_fn, "ba": ba_fn,
-       "kmeans": kmeans_fn}
+       "kmeans": kmeans_fn, "ht": ht_fn}
 DERIV = {"gradient", "jacobian", "dir"}
 
 

@@ -472,7 +472,7 @@ static int ht_parse(gb_job *j, ht_t *h, const cJSON *in)
     /* gathered per row: row i is point i's vertex, or (complicated) row
      * k n + i is vertex k of point i's triangle */
     long rows = h->rows = h->complicated ? 3 * n : n;
-    if (rows * B > 200000000L) {
+    if (rows * B > 50000000L) { /* the gathered weights: at most 400 MB */
         snprintf(j->err, sizeof j->err, "%ld points x %ld bones is too large", n, B);
         goto out;
     }
