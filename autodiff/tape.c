@@ -446,6 +446,26 @@ void *wg_grad_buf(wg_tensor *x)
     return x->grad;
 }
 
+void *wg_grad_first(wg_tensor *x, bool *first)
+{
+    wg_tape *t = x->tape;
+    *first = false;
+    if (x->grad_epoch == t->epoch && x->grad) return x->grad;
+    if (!x->grad) {
+        if (x->size <= 1) {
+            x->grad = &x->gval;
+        } else {
+            x->grad = wg_arena_alloc(t, x->size * wg_dtype_size(x->dtype));
+            if (!x->grad) return NULL;
+        }
+        *first = true;
+    } else if (!(x->flags & WG_F_LEAF)) {
+        *first = true; /* an earlier pass's buffer: its old values are overwritten */
+    }
+    x->grad_epoch = t->epoch;
+    return x->grad;
+}
+
 /* ---- validation helpers ------------------------------------------------- */
 
 char *wg_fmt_shape(const wg_tensor *x, char *buf, size_t len)

@@ -142,6 +142,19 @@ static void bc_plan_make(const wg_tensor *a, const wg_tensor *b, const wg_tensor
                 }                                                                            \
     } while (0)
 
+/* An operand's gradient buffer for the general VJP: *first (store, not add)
+ * only when the operand has the output's size, so that the loop writes each
+ * of its elements exactly once; a broadcast operand sums several output
+ * elements into one, so its buffer starts at zero (wg_grad_first). */
+static void *vjp_grad(wg_tensor *x, const wg_tensor *out, bool *first)
+{
+    if (x->size != out->size) {
+        *first = false;
+        return wg_grad_buf(x);
+    }
+    return wg_grad_first(x, first);
+}
+
 /* Record a binary op: checks, broadcast shape, node.  The caller runs the kernel. */
 /* The shape rule of the binary ops: NumPy broadcasting. */
 static int broadcast_shape(wg_tape *t, const wg_op *op, wg_args *g)
@@ -211,17 +224,30 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
         wg_tensor *a_ = n->in[0], *b_ = n->in[1];                                            \
         WG_TYPED(n->dtype, {                                                                 \
             const T *ap = a_->data, *bp = b_->data, *yp = n->data, *gp = n->grad;            \
-            T *ga = wg_needs_grad(a_) ? wg_grad_acc(a_) : NULL;                              \
-            T *gb = wg_needs_grad(b_) ? wg_grad_acc(b_) : NULL;                              \
+            bool fa = false, fb = false;                                                     \
+            T *ga = wg_needs_grad(a_) ? vjp_grad(a_, n, &fa) : NULL;                         \
+            T *gb = wg_needs_grad(b_) ? vjp_grad(b_, n, &fb) : NULL;                         \
             bc_plan p;                                                                       \
             bc_plan_make(a_, b_, n, &p);                                                     \
-            if (ga)                                                                          \
+            if (ga && fa)                                                                    \
+                BC_FOR(&p, {                                                                 \
+                    const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
+                    (void)Y; (void)B; (void)A; (void)G;                                      \
+                    ga[ia] = (GA);                                                           \
+                });                                                                          \
+            else if (ga)                                                                     \
                 BC_FOR(&p, {                                                                 \
                     const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
                     (void)Y; (void)B; (void)A; (void)G;                                             \
                     ga[ia] += (GA);                                                          \
                 });                                                                          \
-            if (gb)                                                                          \
+            if (gb && fb)                                                                    \
+                BC_FOR(&p, {                                                                 \
+                    const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
+                    (void)Y; (void)B; (void)A; (void)G;                                      \
+                    gb[ib] = (GB);                                                           \
+                });                                                                          \
+            else if (gb)                                                                     \
                 BC_FOR(&p, {                                                                 \
                     const T A = ap[ia], B = bp[ib], Y = yp[io], G = gp[io];                  \
                     (void)Y; (void)B; (void)A; (void)G;                                             \

@@ -122,14 +122,29 @@ static void sum_vjp_scaled(wg_tensor *n, bool mean)
     red_view v = view_of(x, (int)n->attr.i[0]);
     double scale = mean ? 1.0 / (double)v.k : 1.0;
     WG_TYPED(n->dtype, {
-        T *gx = wg_grad_buf(x);
+        bool first; /* every element of gx is written once: the first pass stores */
+        T *gx = wg_grad_first(x, &first);
         const T *gy = n->grad;
         if (!gx) return;
+        if (v.inner == 1) { /* along the last axis (or all): one number per row, spread */
+            for (size_t o = 0; o < v.outer; o++) {
+                const T g = (T)(gy[o] * scale);
+                T *gr = gx + o * v.k;
+                if (first)
+                    for (size_t k = 0; k < v.k; k++) gr[k] = g;
+                else
+                    for (size_t k = 0; k < v.k; k++) gr[k] += g;
+            }
+            return;
+        }
         for (size_t o = 0; o < v.outer; o++)
             for (size_t k = 0; k < v.k; k++) {
                 T *gr = gx + (o * v.k + k) * v.inner;
                 const T *go = gy + o * v.inner;
-                for (size_t i = 0; i < v.inner; i++) gr[i] += (T)(go[i] * scale);
+                if (first)
+                    for (size_t i = 0; i < v.inner; i++) gr[i] = (T)(go[i] * scale);
+                else
+                    for (size_t i = 0; i < v.inner; i++) gr[i] += (T)(go[i] * scale);
             }
     });
 }

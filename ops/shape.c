@@ -70,10 +70,14 @@ static void transpose_vjp(wg_tensor *n)
     int64_t nn[4], s[4];
     transpose_plan(x, (int)n->attr.i[0], (int)n->attr.i[1], nn, s);
     WG_TYPED(n->dtype, {
-        T *gx = wg_grad_buf(x);
+        bool first; /* a permutation: every element of gx is written once */
+        T *gx = wg_grad_first(x, &first);
         const T *gy = n->grad;
         if (!gx) return;
-        TRANSPOSE_LOOP(nn, s, gx[ix] += gy[io]);
+        if (first)
+            TRANSPOSE_LOOP(nn, s, gx[ix] = gy[io]);
+        else
+            TRANSPOSE_LOOP(nn, s, gx[ix] += gy[io]);
     });
 }
 static void transpose_fwd(wg_tensor *n)
@@ -137,10 +141,14 @@ wg_tensor *wg_transpose(wg_tape *t, wg_tensor *x, int axis0, int axis1)
 static void flat_acc(wg_tensor *x, const wg_tensor *n)
 {
     WG_TYPED(n->dtype, {
-        T *gx = wg_grad_buf(x);
+        bool first;
+        T *gx = wg_grad_first(x, &first);
         const T *gy = n->grad;
         if (!gx) return;
-        for (size_t i = 0; i < x->size; i++) gx[i] += gy[i];
+        if (first)
+            memcpy(gx, gy, x->size * sizeof(T));
+        else
+            for (size_t i = 0; i < x->size; i++) gx[i] += gy[i];
     });
 }
 
@@ -288,10 +296,19 @@ static void slice_vjp(wg_tensor *n)
     int ax = (int)n->attr.i[0];
     size_t outer, inner;
     axis_view(x->shape, x->ndim, ax, &outer, &inner);
-    void *gx = wg_grad_buf(x);
+    bool first;
+    void *gx = wg_grad_first(x, &first);
     if (!gx) return;
-    slab_copy(n->dtype, true, gx, (size_t)x->shape[ax], (size_t)n->attr.i[1], n->grad, (size_t)n->shape[ax], 0,
-              (size_t)n->shape[ax], outer, inner);
+    const size_t kx = (size_t)x->shape[ax], off = (size_t)n->attr.i[1], len = (size_t)n->shape[ax];
+    if (first) { /* the slab is stored, the rest of each row zeroed: one pass, not memset then add */
+        const size_t es = wg_dtype_size(n->dtype);
+        for (size_t o = 0; o < outer; o++) {
+            char *row = (char *)gx + o * kx * inner * es;
+            memset(row, 0, off * inner * es);
+            memset(row + (off + len) * inner * es, 0, (kx - off - len) * inner * es);
+        }
+    }
+    slab_copy(n->dtype, !first, gx, kx, off, n->grad, len, 0, len, outer, inner);
 }
 static void slice_fwd(wg_tensor *n)
 {
@@ -380,9 +397,10 @@ static void concat_slabs(wg_tensor *n, bool vjp)
         if (!vjp) {
             slab_copy(n->dtype, false, n->data, (size_t)n->shape[ax], off, xs[j]->data, kj, 0, kj, outer, inner);
         } else if (wg_needs_grad(xs[j])) {
-            void *gx = wg_grad_buf(xs[j]);
+            bool first; /* input j's gradient is its slab whole: stored on first */
+            void *gx = wg_grad_first(xs[j], &first);
             if (!gx) return;
-            slab_copy(n->dtype, true, gx, kj, 0, n->grad, (size_t)n->shape[ax], off, kj, outer, inner);
+            slab_copy(n->dtype, !first, gx, kj, 0, n->grad, (size_t)n->shape[ax], off, kj, outer, inner);
         }
         off += kj;
     }

@@ -65,14 +65,22 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
         WG_TYPED(n->dtype, {                                                 \
             const T *xp = x->data, *yp = n->data, *gp = n->grad;             \
             const T C = (T)n->attr.c;                                        \
-            T *gx = wg_grad_acc(x);                                          \
+            bool first_ = false; /* a tensor's first contribution: stored */  \
+            T *gx = n->size == 1 ? wg_grad_acc(x) : wg_grad_first(x, &first_); \
             if (!gx) return;                                                 \
             (void)C;                                                         \
-            for (size_t i = 0; i < n->size; i++) {                           \
-                const T X = xp[i], Y = yp[i], G = gp[i];                     \
-                (void)X, (void)Y, (void)G;                                   \
-                gx[i] += (VJP);                                              \
-            }                                                                \
+            if (first_)                                                      \
+                for (size_t i = 0; i < n->size; i++) {                       \
+                    const T X = xp[i], Y = yp[i], G = gp[i];                 \
+                    (void)X, (void)Y, (void)G;                               \
+                    gx[i] = (VJP);                                           \
+                }                                                            \
+            else                                                             \
+                for (size_t i = 0; i < n->size; i++) {                       \
+                    const T X = xp[i], Y = yp[i], G = gp[i];                 \
+                    (void)X, (void)Y, (void)G;                               \
+                    gx[i] += (VJP);                                          \
+                }                                                            \
         });                                                                  \
     }                                                                        \
     static void name##_fwd(wg_tensor *n)                                     \

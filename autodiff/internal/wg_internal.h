@@ -275,6 +275,15 @@ wg_tensor *wg_node_alias(wg_tape *t, const wg_op *op, wg_tensor *src, int ndim, 
 /* Gradient buffer of x for the current backward pass: allocated and zeroed on
  * first use, zeroed again if it belongs to an earlier pass (leaves excepted). */
 void *wg_grad_buf(wg_tensor *x);
+/* The same buffer without the zeroing: *first is set when no contribution
+ * has landed in it yet this pass (it holds stale values or none), and the
+ * caller must then store every element instead of adding: a VJP that
+ * covers its input whole writes it in one pass, where zero-then-add took
+ * two (a memset was a quarter of ode's time).  A leaf's gradient
+ * accumulates over passes, so only a new leaf buffer is first.  A VJP that
+ * covers only part of x (a broadcast sum, a slice, a scatter) zeroes the
+ * rest itself, or takes wg_grad_buf. */
+void *wg_grad_first(wg_tensor *x, bool *first);
 /* x's gradient for this pass without a call when it is already live or is a
  * 1-element intermediate's (inline).  *first is set for the latter's first
  * contribution in the pass: the slot holds an old value, so the VJP stores
