@@ -276,6 +276,17 @@ wg_tensor *wg_use(wg_tape *t, wg_param *p);
  * norm's last bits). */
 void wg_set_num_threads(int n);
 int wg_get_num_threads(void);
+/* Fast math (default off; process-wide, like the thread count): the
+ * forward kernels of exp and tanh, and the ops built on them, take glibc's
+ * vector functions (libmvec), two to three times faster than libm's and
+ * within 4 ulp of the exact value instead of correctly rounded.  Every
+ * element takes the same path, so a value does not depend on the tensor it
+ * is in; recording and replay agree.  Read by each kernel as it runs: set it
+ * before recording, not between a recording and its replay.  Where libmvec
+ * is not found (not x86-64 glibc) it changes nothing, and wg_get_fast_math
+ * says false. */
+void wg_set_fast_math(bool on);
+bool wg_get_fast_math(void);
 /* "BLIS 0.9.0, kernels skx (chosen by wengert: ...)"; initialises BLIS. */
 const char *wg_blas_info(void);
 

@@ -300,12 +300,18 @@ int main(int argc, char **argv)
         printf("usage: wengert-gradbench\n"
                "Speaks GradBench's JSON-lines protocol on stdin/stdout; modules: %s.\n"
                "Run it with GradBench's runner, e.g.\n"
-               "  ./gradbench run --eval 'gmm' --tool '$ /path/to/wengert-gradbench'\n",
+               "  ./gradbench run --eval 'gmm' --tool '$ /path/to/wengert-gradbench'\n"
+               "exp and tanh use glibc's vector math (within 4 ulp); WENGERT_GB_EXACT=1 uses libm's.\n",
                gb_module_list());
         return 0;
     }
     const char *clk = getenv("WENGERT_GB_CLOCK");
     if (clk && strcmp(clk, "cpu") == 0) clock_id = CLOCK_THREAD_CPUTIME_ID;
+    /* exp and tanh of tensors through glibc's vector math, within 4 ulp (the
+     * other tools' vectorised exp is no closer); WENGERT_GB_EXACT=1 keeps
+     * libm's correctly rounded functions. */
+    const char *exact = getenv("WENGERT_GB_EXACT");
+    wg_set_fast_math(!(exact && strcmp(exact, "1") == 0));
     wg_tape *t = wg_tape_new();
     if (!t) {
         fprintf(stderr, "wengert-gradbench: cannot allocate a tape\n");

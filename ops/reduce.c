@@ -89,11 +89,20 @@ static void sum_fwd(wg_tensor *n, bool mean)
         const T *xp = x->data;
         T *yp = n->data;
         if (v.inner == 1) {
+            /* Four accumulators: one is a chain of dependent adds, 4 cycles
+             * an element (lse's sum took as long as its max and sub). */
             for (size_t o = 0; o < v.outer; o++) {
-                double s = 0;
+                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
                 const T *row = xp + o * v.k;
-                for (size_t k = 0; k < v.k; k++) s += row[k];
-                yp[o] = (T)(s * scale);
+                size_t k = 0;
+                for (; k + 4 <= v.k; k += 4) {
+                    s0 += row[k];
+                    s1 += row[k + 1];
+                    s2 += row[k + 2];
+                    s3 += row[k + 3];
+                }
+                for (; k < v.k; k++) s0 += row[k];
+                yp[o] = (T)(((s0 + s1) + (s2 + s3)) * scale);
             }
         } else {
             /* Walk rows in memory order, a block of columns at a time, into
@@ -303,6 +312,37 @@ static void max_axis_fwd(wg_tensor *n)
     WG_TYPED(n->dtype, {
         const T *xp = x->data;
         T *yp = n->data;
+        if (v.inner == 1) { /* rows: the max first, in a loop that vectorises, then its index */
+            for (size_t o = 0; o < v.outer; o++) {
+                const T *row = xp + o * v.k;
+                T b0 = row[0], b1 = row[0], b2 = row[0], b3 = row[0];
+                bool nan = row[0] != row[0];
+                size_t k = 1;
+                for (; k + 4 <= v.k; k += 4) { /* four chains of compare-and-select */
+                    b0 = row[k] > b0 ? row[k] : b0;
+                    b1 = row[k + 1] > b1 ? row[k + 1] : b1;
+                    b2 = row[k + 2] > b2 ? row[k + 2] : b2;
+                    b3 = row[k + 3] > b3 ? row[k + 3] : b3;
+                    nan |= (row[k] != row[k]) | (row[k + 1] != row[k + 1]) | (row[k + 2] != row[k + 2]) |
+                           (row[k + 3] != row[k + 3]);
+                }
+                for (; k < v.k; k++) {
+                    b0 = row[k] > b0 ? row[k] : b0;
+                    nan |= row[k] != row[k];
+                }
+                b0 = b1 > b0 ? b1 : b0;
+                b2 = b3 > b2 ? b3 : b2;
+                const T best = b2 > b0 ? b2 : b0;
+                uint32_t bi = 0;
+                if (nan) /* the first NaN is the maximum */
+                    while (row[bi] == row[bi]) bi++;
+                else /* the first element equal to the maximum (as a strict > scan keeps) */
+                    while (row[bi] != best) bi++;
+                yp[o] = row[bi];
+                arg[o] = bi;
+            }
+            return;
+        }
         for (size_t o = 0; o < v.outer; o++)
             for (size_t i = 0; i < v.inner; i++) {
                 const T *col = xp + o * v.k * v.inner + i;

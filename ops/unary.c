@@ -25,9 +25,73 @@
  * uses (exp's and tanh's output), so the recorded backward is differentiable
  * through it.
  */
+#include <stdatomic.h>
 #include <tgmath.h>
 
 #include "wg_internal.h"
+
+/* ---- fast math: exp and tanh through glibc's vector library ---------------
+ *
+ * By default every kernel calls libm's scalar exp and tanh, correctly
+ * rounded in practice, and 3.7 ns an element here: lse's whole time went
+ * there (PyTorch's exp is vectorised).  With wg_set_fast_math(true), the
+ * tensor kernels of exp and tanh call libmvec's SSE entry points instead
+ * (1.3 ns per f64 exp), within 4 ulp of the exact value (glibc's bound).
+ * Every element goes through the vector function, the last odd one in a
+ * padded pair, so an element's value never depends on its position or on
+ * the tensor's size, and recording, replay and recorded VJPs agree.  The
+ * SSE entry points (not the AVX ones, a little faster) so that one machine
+ * and the next give the same values. */
+static atomic_bool fast_math;
+
+void wg_set_fast_math(bool on) { atomic_store_explicit(&fast_math, on, memory_order_relaxed); }
+bool wg_get_fast_math(void) { return WG_HAVE_MVEC && atomic_load_explicit(&fast_math, memory_order_relaxed); }
+
+#if WG_HAVE_MVEC
+#include <emmintrin.h>
+__m128d _ZGVbN2v_exp(__m128d);
+__m128d _ZGVbN2v_tanh(__m128d);
+__m128 _ZGVbN4v_expf(__m128);
+__m128 _ZGVbN4v_tanhf(__m128);
+
+/* y = f(x) for n elements through a vector function, in place allowed. */
+static void vec_f64(__m128d (*f)(__m128d), const double *x, double *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) _mm_storeu_pd(y + i, f(_mm_loadu_pd(x + i)));
+    if (i < n) {
+        double r[2];
+        _mm_storeu_pd(r, f(_mm_set_pd(0.0, x[i])));
+        y[i] = r[0];
+    }
+}
+static void vec_f32(__m128 (*f)(__m128), const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, f(_mm_loadu_ps(x + i)));
+    if (i < n) {
+        float p[4] = {0, 0, 0, 0}, r[4];
+        for (size_t j = i; j < n; j++) p[j - i] = x[j];
+        _mm_storeu_ps(r, f(_mm_loadu_ps(p)));
+        for (size_t j = i; j < n; j++) y[j] = r[j - i];
+    }
+}
+#endif
+
+bool wg_vec_math(int fn, int dt, const void *x, void *y, size_t n)
+{
+#if WG_HAVE_MVEC
+    if (!atomic_load_explicit(&fast_math, memory_order_relaxed)) return false;
+    if (dt == WG_F32)
+        vec_f32(fn == WG_VEC_EXP ? _ZGVbN4v_expf : _ZGVbN4v_tanhf, x, y, n);
+    else
+        vec_f64(fn == WG_VEC_EXP ? _ZGVbN2v_exp : _ZGVbN2v_tanh, x, y, n);
+    return true;
+#else
+    (void)fn, (void)dt, (void)x, (void)y, (void)n;
+    return false;
+#endif
+}
 
 /* The shape rule of elementwise unary ops: x's shape. */
 int wg_same_shape(wg_tape *t, const wg_op *op, wg_args *g)
@@ -57,7 +121,10 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
 /* One unary op: forward of X, and the VJP, gx's increment, of (G, X, Y, C)
  * where G is gy and C pow_c's constant.  The VJPs are grouped as PyTorch's
  * (gy / x for log, not gy * (1/x), which overflows for a subnormal x). */
-#define UNARY_OP(name, FWD, VJP)                                             \
+#define UNARY_OP(name, FWD, VJP) UNARY_OP_V(name, FWD, VJP, -1)
+/* VEC: WG_VEC_EXP or WG_VEC_TANH, the vector function the forward may take
+ * in fast math (wg_vec_math), or -1 for none. */
+#define UNARY_OP_V(name, FWD, VJP, VEC)                                       \
     static void name##_vjp(wg_tensor *n)                                     \
     {                                                                        \
         wg_tensor *x = n->in[0];                                             \
@@ -85,6 +152,8 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
     }                                                                        \
     static void name##_fwd(wg_tensor *n)                                     \
     {                                                                        \
+        if ((VEC) >= 0 && wg_vec_math((VEC), n->dtype, n->in[0]->data, n->data, n->size)) \
+            return;                                                          \
         WG_TYPED(n->dtype, {                                                 \
             const T *xp = n->in[0]->data;                                    \
             const T C = (T)n->attr.c;                                        \
@@ -107,11 +176,11 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
     }
 
 UNARY_OP(neg, -X, -G)
-UNARY_OP(exp, exp(X), G * Y)
+UNARY_OP_V(exp, exp(X), G * Y, WG_VEC_EXP)
 UNARY_OP(log, log(X), G / X)
 UNARY_OP(log1p, log1p(X), G / (1 + X))
 UNARY_OP(sqrt, sqrt(X), G / (2 * Y))
-UNARY_OP(tanh, tanh(X), G * (1 - Y * Y))
+UNARY_OP_V(tanh, tanh(X), G * (1 - Y * Y), WG_VEC_TANH)
 /* PyTorch's grouping: gy * cos(x), gy * -sin(x). */
 UNARY_OP(sin, sin(X), G * cos(X))
 UNARY_OP(cos, cos(X), G * -sin(X))

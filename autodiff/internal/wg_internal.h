@@ -356,6 +356,13 @@ char *wg_fmt_shape(const wg_tensor *x, char *buf, size_t len);
 /* Normalise a possibly negative axis for ndim dims; -1 when out of range. */
 int wg_norm_axis(int axis, int ndim);
 
+/* ---- fast math (ops/unary.c) -------------------------------------------- */
+enum { WG_VEC_EXP, WG_VEC_TANH };
+/* y[0..n) = exp or tanh of x[0..n) (dtype dt; y == x allowed) through
+ * glibc's vector math and true, when wg_set_fast_math is on and libmvec was
+ * found; else false, and nothing is written. */
+bool wg_vec_math(int fn, int dt, const void *x, void *y, size_t n);
+
 /* ---- typed kernels ----------------------------------------------------- */
 /* Run the statements once with T = float or T = double.  With <tgmath.h>,
  * exp(), log(), ... pick the precision from T. */

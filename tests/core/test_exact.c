@@ -10,7 +10,8 @@
  *    pow's zero rules;
  *  - size-0 tensors through every kind of op;
  *  - views: reshape and detach share the input's values, never its gradient;
- *  - NaN goes through arithmetic, max/min, reductions and matmul.
+ *  - NaN goes through arithmetic, max/min, reductions and matmul;
+ *  - fast math: exp and tanh within 4 ulp of libm, one path for every element.
  */
 #include "core_util.h"
 #include "wg_test.h"
@@ -423,6 +424,77 @@ static void nan_propagates(void)
     wg_tape_free(t);
 }
 
+/* ---- fast math ------------------------------------------------------------------- */
+
+/* |got - want| in units in the last place of want (in dt's precision). */
+static double ulps(double got, double want)
+{
+    if (got == want) return 0;
+    double u = dt == WG_F32 ? (double)(nextafterf((float)fabs(want), INFINITY) - (float)fabs(want))
+                            : nextafter(fabs(want), INFINITY) - fabs(want);
+    return fabs(got - want) / u;
+}
+
+/* wg_set_fast_math: exp and tanh within 4 ulp of libm's (glibc's bound for
+ * libmvec), exact at the special values, and every element by the same path:
+ * the value of an element is the same in a long tensor, at another position,
+ * alone in a one-element tensor and as a 0-d scalar.  The gradient of exp is
+ * still gy times the (fast) output.  Off again, libm's values come back. */
+static void fast_math(void)
+{
+    wg_set_fast_math(true);
+    if (!wg_get_fast_math()) { /* no libmvec here: nothing to check */
+        wg_set_fast_math(false);
+        return;
+    }
+    enum { N = 41 };
+    double v[N], rv[N];
+    for (int i = 0; i < N - 6; i++) v[i] = -30 + 60.0 * i / (N - 7) + 0.013 * i;
+    v[N - 6] = 0, v[N - 5] = NAN, v[N - 4] = INFINITY, v[N - 3] = -INFINITY, v[N - 2] = -700, v[N - 1] = 1;
+    for (int i = 0; i < N; i++) rv[i] = v[N - 1 - i];
+    bool f32 = dt == WG_F32;
+    for (int fn = 0; fn < 2; fn++) {
+        const char *name = fn ? "tanh" : "exp";
+        wg_tensor *(*op)(wg_tape *, wg_tensor *) = fn ? wg_tanh : wg_exp;
+        wg_tape *t = wg_tape_new();
+        wg_tensor *y = op(t, leaf(t, 1, (int64_t[]){N}, v, false));
+        wg_tensor *ry = op(t, leaf(t, 1, (int64_t[]){N}, rv, false));
+        CHECK(y && ry, "fast %s (%s): %s", name, dtn, wg_tape_error(t));
+        for (int i = 0; y && ry && i < N; i++) {
+            double x = f32 ? (double)(float)v[i] : v[i];
+            double want = fn ? (f32 ? tanhf((float)x) : tanh(x)) : (f32 ? expf((float)x) : exp(x));
+            double got = wg_get(y, (size_t)i);
+            wg_tensor *one = op(t, leaf(t, 1, (int64_t[]){1}, &v[i], false));
+            wg_tensor *s = op(t, wg_scalar(t, dt, v[i], false));
+            double g1 = one ? wg_get(one, 0) : NAN, gs = s ? wg_item(s) : NAN, gr = wg_get(ry, (size_t)(N - 1 - i));
+            bool same = isnan(got) ? isnan(g1) && isnan(gs) && isnan(gr) : got == g1 && got == gs && got == gr;
+            CHECK(same, "fast %s (%s) of %.17g: %.17g in the tensor, %.17g reversed, %.17g alone, %.17g as a scalar",
+                  name, dtn, x, got, gr, g1, gs);
+            if (isnan(want) || isinf(want) || want == 0 || x == 0)
+                CHECK(isnan(want) ? isnan(got) : got == want, "fast %s (%s) of %g = %.17g, want %.17g", name, dtn, x,
+                      got, want);
+            else
+                CHECK(ulps(got, want) <= 4, "fast %s (%s) of %.17g = %.17g, libm %.17g: %.1f ulp", name, dtn, x, got,
+                      want, ulps(got, want));
+        }
+        wg_tape_free(t);
+    }
+    /* exp's gradient is gy * y with the fast y */
+    wg_tape *t = wg_tape_new();
+    wg_tensor *x = leaf(t, 1, (int64_t[]){3}, (double[]){1, -2, 0.5}, true);
+    wg_tensor *gy = leaf(t, 1, (int64_t[]){3}, (double[]){3, 0.25, -1}, false);
+    wg_tensor *y = wg_exp(t, x);
+    CHECK(y && wg_backward_seed(t, y, gy) == 0, "fast exp backward (%s): %s", dtn, wg_tape_error(t));
+    for (size_t i = 0; y && i < 3; i++)
+        CHECK(wg_grad_get(x, i) == (f32 ? (double)((float)wg_get(gy, i) * (float)wg_get(y, i)) : wg_get(gy, i) * wg_get(y, i)),
+              "fast exp gradient (%s) [%zu] = %.17g", dtn, i, wg_grad_get(x, i));
+    wg_set_fast_math(false);
+    CHECK(!wg_get_fast_math(), "fast math still on");
+    wg_tensor *e = wg_exp(t, leaf(t, 1, (int64_t[]){2}, (double[]){1, -1}, false));
+    values_are("exp after fast math", e, 2, (double[]){f32 ? expf(1) : exp(1), f32 ? expf(-1) : exp(-1)});
+    wg_tape_free(t);
+}
+
 int main(void)
 {
     for (int pass = 0; pass < 2; pass++) {
@@ -437,6 +509,7 @@ int main(void)
         empty_tensors();
         views();
         nan_propagates();
+        fast_math();
     }
     return wg_test_done("test_exact");
 }
