@@ -57,6 +57,12 @@ wg_tensor *wg_sum_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim);
 wg_tensor *wg_mean_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim);
 /* Max along an axis.  The gradient goes to the first maximal element. */
 wg_tensor *wg_max_axis(wg_tape *t, wg_tensor *x, int axis, bool keepdim);
+/* log(sum(exp(x))) along an axis, computed with the max shifted out (an
+ * infinite max is not shifted, as PyTorch: a slice of -inf gives -inf);
+ * the gradient is the softmax along the axis.  One fused op, equal to the
+ * composite max + log(sum(exp(x - max))) value for value and in its
+ * gradient; it keeps exp(x - max), one number per element of x, for backward. */
+wg_tensor *wg_logsumexp(wg_tape *t, wg_tensor *x, int axis, bool keepdim);
 
 /* ---- linear algebra (BLIS) --------------------------------------------- */
 /* [m,k]@[k,n] -> [m,n]; [B,m,k]@[B,k,n] -> [B,m,n]; a 2-D operand is shared by

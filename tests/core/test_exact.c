@@ -11,6 +11,7 @@
  *  - size-0 tensors through every kind of op;
  *  - views: reshape and detach share the input's values, never its gradient;
  *  - NaN goes through arithmetic, max/min, reductions and matmul;
+ *  - logsumexp: the fused op equals its composite, value and gradient;
  *  - fast math: exp and tanh within 4 ulp of libm, one path for every element.
  */
 #include "core_util.h"
@@ -424,6 +425,81 @@ static void nan_propagates(void)
     wg_tape_free(t);
 }
 
+/* ---- logsumexp: the fused op against its composite --------------------------------- */
+
+/* The composite the fused op replaces: m + log(sum(exp(x - m))), m the detached max. */
+static wg_tensor *lse_composite(wg_tape *t, wg_tensor *x, int axis, bool keepdim)
+{
+    wg_tensor *m = wg_detach(t, wg_max_axis(t, x, axis, true));
+    wg_tensor *y = wg_add(t, wg_log(t, wg_sum_axis(t, wg_exp(t, wg_sub(t, x, m)), axis, true)), m);
+    if (keepdim || !y) return y;
+    wg_tensor *f = wg_logsumexp(t, x, axis, false); /* only for its shape */
+    return f ? wg_reshape(t, y, wg_ndim(f), wg_shape(f)) : NULL;
+}
+
+/* wg_logsumexp equals the composite exactly, value and gradient (random
+ * cotangent), along every axis, kept or not, for rows short and long (the
+ * last axis and the others take different loops); and its special values
+ * are PyTorch's: a slice of -inf gives -inf, one holding +inf gives +inf,
+ * an empty slice -inf, +-1000 stay finite. */
+static void logsumexp_fused(void)
+{
+    static const struct {
+        int ndim;
+        int64_t d[3];
+    } shapes[] = {{3, {2, 3, 4}}, {1, {1001}}, {2, {3, 517}}, {2, {517, 3}}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        size_t n = 1;
+        for (int i = 0; i < shapes[c].ndim; i++) n *= (size_t)shapes[c].d[i];
+        double *v = malloc(n * sizeof *v), *r = malloc(n * sizeof *r);
+        CHECK(v && r, "no memory");
+        if (!v || !r) return;
+        for (size_t i = 0; i < n; i++) {
+            v[i] = 4 * sin(1.7 * (double)i + 0.3) + 0.01 * (double)(i % 7);
+            r[i] = cos(0.9 * (double)i);
+        }
+        for (int axis = 0; axis < shapes[c].ndim; axis++)
+            for (int keep = 0; keep < 2; keep++) {
+                wg_tape *t = wg_tape_new();
+                wg_tensor *x1 = leaf(t, shapes[c].ndim, shapes[c].d, v, true);
+                wg_tensor *x2 = leaf(t, shapes[c].ndim, shapes[c].d, v, true);
+                wg_tensor *f = wg_logsumexp(t, x1, axis, keep), *g = lse_composite(t, x2, axis, keep);
+                CHECK(f && g && wg_numel(f) == wg_numel(g) && wg_ndim(f) == wg_ndim(g), "logsumexp (%s) case %zu: %s",
+                      dtn, c, wg_tape_error(t));
+                if (f && g) {
+                    for (size_t i = 0; i < wg_numel(f); i++)
+                        CHECK(wg_get(f, i) == wg_get(g, i), "logsumexp (%s) case %zu axis %d [%zu] = %.17g, composite %.17g",
+                              dtn, c, axis, i, wg_get(f, i), wg_get(g, i));
+                    wg_tensor *seed = leaf(t, wg_ndim(f), wg_shape(f), r, false);
+                    CHECK(wg_backward_seed(t, f, seed) == 0 && wg_backward_seed(t, g, seed) == 0, "%s",
+                          wg_tape_error(t));
+                    for (size_t i = 0; i < n; i++)
+                        CHECK(wg_grad_get(x1, i) == wg_grad_get(x2, i),
+                              "logsumexp gradient (%s) case %zu axis %d [%zu] = %.17g, composite %.17g", dtn, c, axis,
+                              i, wg_grad_get(x1, i), wg_grad_get(x2, i));
+                }
+                wg_tape_free(t);
+            }
+        free(v);
+        free(r);
+    }
+    wg_tape *t = wg_tape_new();
+    const double inf = INFINITY;
+    wg_tensor *x = leaf(t, 2, (int64_t[]){4, 2}, (double[]){-inf, -inf, 1, inf, 1000, 1000, -1000, -1000}, true);
+    wg_tensor *y = wg_logsumexp(t, x, 1, false);
+    double l2 = dt == WG_F32 ? (double)logf(2) : log(2);
+    values_are("logsumexp special rows", y, 4,
+               (double[]){-inf, inf, dt == WG_F32 ? (double)(1000 + (float)l2) : 1000 + l2,
+                          dt == WG_F32 ? (double)(-1000 + (float)l2) : -1000 + l2});
+    CHECK(wg_backward_seed(t, y, leaf(t, 1, (int64_t[]){4}, (double[]){0, 0, 1, 1}, false)) == 0, "%s",
+          wg_tape_error(t));
+    for (size_t i = 4; i < 8; i++)
+        CHECK(wg_grad_get(x, i) == 0.5, "logsumexp gradient at +-1000 [%zu] = %.17g, want 0.5", i, wg_grad_get(x, i));
+    wg_tensor *e = leaf(t, 2, (int64_t[]){2, 0}, NULL, false);
+    values_are("logsumexp of an empty axis", wg_logsumexp(t, e, 1, false), 2, (double[]){-inf, -inf});
+    wg_tape_free(t);
+}
+
 /* ---- fast math ------------------------------------------------------------------- */
 
 /* |got - want| in units in the last place of want (in dt's precision). */
@@ -509,6 +585,7 @@ int main(void)
         empty_tensors();
         views();
         nan_propagates();
+        logsumexp_fused();
         fast_math();
     }
     return wg_test_done("test_exact");

@@ -254,7 +254,7 @@ void gc_case_pow_c(void)
 
 /* ---- reductions ----------------------------------------------------------- */
 
-enum { RED_SUM, RED_MEAN, RED_MAX };
+enum { RED_SUM, RED_MEAN, RED_MAX, RED_LSE };
 typedef struct {
     int which;
     bool all;
@@ -266,6 +266,7 @@ static wg_tensor *f_reduce(wg_tape *t, wg_tensor *const *in, void *ctx)
 {
     const red_ctx *r = ctx;
     if (r->which == RED_MAX) return wg_max_axis(t, in[0], r->axis, r->keepdim);
+    if (r->which == RED_LSE) return wg_logsumexp(t, in[0], r->axis, r->keepdim);
     if (r->all) return r->which == RED_SUM ? wg_sum(t, in[0]) : wg_mean(t, in[0]);
     return r->which == RED_SUM ? wg_sum_axis(t, in[0], r->axis, r->keepdim)
                                : wg_mean_axis(t, in[0], r->axis, r->keepdim);
@@ -279,7 +280,7 @@ static void reduce_cases(const char *name, int which, fill_kind k)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         in_spec in = shapes[s];
         in.fill = k;
-        if (which != RED_MAX) {
+        if (which != RED_MAX && which != RED_LSE) { /* along an axis only */
             snprintf(label, sizeof label, "%s(all)", name);
             gc(label, f_reduce, &(red_ctx){which, true, 0, false}, 1, &in);
         }
@@ -289,7 +290,7 @@ static void reduce_cases(const char *name, int which, fill_kind k)
                 gc(label, f_reduce, &(red_ctx){which, false, axis, keep}, 1, &in);
             }
     }
-    if (which != RED_MAX) {
+    if (which != RED_MAX && which != RED_LSE) {
         snprintf(label, sizeof label, "%s(all) of a 0-d", name);
         gc(label, f_reduce, &(red_ctx){which, true, 0, false}, 1, (in_spec[]){{0, {0}, k}});
     }
@@ -298,6 +299,7 @@ static void reduce_cases(const char *name, int which, fill_kind k)
 void gc_case_sum(void) { reduce_cases("sum", RED_SUM, FILL_NORMAL); }
 void gc_case_mean(void) { reduce_cases("mean", RED_MEAN, FILL_NORMAL); }
 void gc_case_max_axis(void) { reduce_cases("max_axis", RED_MAX, FILL_DISTINCT); }
+void gc_case_logsumexp(void) { reduce_cases("logsumexp", RED_LSE, FILL_NORMAL); }
 
 /* ---- matmul ----------------------------------------------------------------- */
 

@@ -382,7 +382,7 @@ void hc_case_pow_c(void)
 }
 
 typedef struct {
-    int which; /* 0 sum, 1 mean, 2 max */
+    int which; /* 0 sum, 1 mean, 2 max, 3 logsumexp */
     bool all;
     int axis;
     bool keepdim;
@@ -393,6 +393,7 @@ static wg_tensor *f_reduce(wg_tape *t, wg_tensor *const *in, void *ctx)
     const red_ctx *r = ctx;
     wg_tensor *x = wg_mul(t, in[0], in[0]);
     if (r->which == 2) return wg_max_axis(t, x, r->axis, r->keepdim);
+    if (r->which == 3) return wg_logsumexp(t, x, r->axis, r->keepdim);
     if (r->all) return r->which == 0 ? wg_sum(t, x) : wg_mean(t, x);
     return r->which == 0 ? wg_sum_axis(t, x, r->axis, r->keepdim) : wg_mean_axis(t, x, r->axis, r->keepdim);
 }
@@ -400,7 +401,7 @@ static void reduce_cases(const char *name, int which, fill_kind k)
 {
     char label[64];
     in_spec in = {3, {2, 3, 4}, k};
-    if (which != 2) {
+    if (which < 2) {
         snprintf(label, sizeof label, "%s(all)", name);
         hc(label, f_reduce, &(red_ctx){which, true, 0, false}, 1, &in);
     }
@@ -414,6 +415,7 @@ static void reduce_cases(const char *name, int which, fill_kind k)
 void hc_case_sum(void) { reduce_cases("sum", 0, FILL_NORMAL); }
 void hc_case_mean(void) { reduce_cases("mean", 1, FILL_NORMAL); }
 void hc_case_max_axis(void) { reduce_cases("max_axis", 2, FILL_POS); }
+void hc_case_logsumexp(void) { reduce_cases("logsumexp", 3, FILL_NORMAL); }
 
 typedef struct {
     bool ta, tb;
