@@ -33,6 +33,10 @@ wg_tensor *wg__pow(wg_tape *t, wg_tensor *a, wg_tensor *b);
  * broadcasting: PyTorch's masked_fill(m == 0, 0).  The gradient goes to x
  * where m is nonzero; m, a mask, gets none. */
 wg_tensor *wg_mask(wg_tape *t, wg_tensor *x, wg_tensor *m);
+/* alpha x + y (alpha a constant), broadcasting as add: one fused op, equal
+ * value for value to add(y, mul(alpha, x)); its backward is one pass per
+ * operand (gx = alpha gy, gy_in = gy). */
+wg_tensor *wg_axpy(wg_tape *t, double alpha, wg_tensor *x, wg_tensor *y);
 wg_tensor *wg__mask(wg_tape *t, wg_tensor *x, wg_tensor *m); /* the same (the op table's constructor) */
 /* x^c for a constant c; the derivative is 0 where c == 0. */
 wg_tensor *wg__pow_c(wg_tape *t, wg_tensor *x, double c);

@@ -11,7 +11,7 @@
  *  - size-0 tensors through every kind of op;
  *  - views: reshape and detach share the input's values, never its gradient;
  *  - NaN goes through arithmetic, max/min, reductions and matmul;
- *  - logsumexp: the fused op equals its composite, value and gradient;
+ *  - logsumexp and axpy: the fused ops equal their composites, value and gradient;
  *  - fast math: exp and tanh within 4 ulp of libm, one path for every element.
  */
 #include "core_util.h"
@@ -500,6 +500,56 @@ static void logsumexp_fused(void)
     wg_tape_free(t);
 }
 
+/* ---- axpy: the fused op against its composite ------------------------------------- */
+
+/* wg_axpy(alpha, x, y) equals add(y, mul(alpha, x)) exactly, value and
+ * gradients (random cotangent), same shapes and broadcast both ways, and x
+ * and y the same tensor. */
+static void axpy_fused(void)
+{
+    static const struct {
+        int nx;
+        int64_t x[2];
+        int ny;
+        int64_t y[2];
+    } shapes[] = {{1, {37}, 1, {37}}, {2, {3, 5}, 1, {5}}, {1, {5}, 2, {3, 5}}, {2, {3, 1}, 2, {1, 4}}, {0, {0}, 1, {6}}};
+    const double alpha = -0.37;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        double v[64], w[64], r[64];
+        for (int i = 0; i < 64; i++) {
+            v[i] = 3 * sin(1.3 * i + 0.1);
+            w[i] = 2 * cos(0.7 * i);
+            r[i] = sin(2.9 * i + 1);
+        }
+        wg_tape *t = wg_tape_new();
+        wg_tensor *x1 = leaf(t, shapes[c].nx, shapes[c].x, v, true), *y1 = leaf(t, shapes[c].ny, shapes[c].y, w, true);
+        wg_tensor *x2 = leaf(t, shapes[c].nx, shapes[c].x, v, true), *y2 = leaf(t, shapes[c].ny, shapes[c].y, w, true);
+        wg_tensor *f = wg_axpy(t, alpha, x1, y1), *g = wg_add(t, y2, wg_mul(t, alpha, x2));
+        CHECK(f && g && wg_numel(f) == wg_numel(g), "axpy (%s) case %zu: %s", dtn, c, wg_tape_error(t));
+        if (f && g) {
+            for (size_t i = 0; i < wg_numel(f); i++)
+                CHECK(wg_get(f, i) == wg_get(g, i), "axpy (%s) case %zu [%zu] = %.17g, composite %.17g", dtn, c, i,
+                      wg_get(f, i), wg_get(g, i));
+            wg_tensor *seed = leaf(t, wg_ndim(f), wg_shape(f), r, false);
+            CHECK(wg_backward_seed(t, f, seed) == 0 && wg_backward_seed(t, g, seed) == 0, "%s", wg_tape_error(t));
+            for (size_t i = 0; i < wg_numel(x1); i++)
+                CHECK(wg_grad_get(x1, i) == wg_grad_get(x2, i), "axpy gradient of x (%s) case %zu [%zu] = %.17g, composite %.17g",
+                      dtn, c, i, wg_grad_get(x1, i), wg_grad_get(x2, i));
+            for (size_t i = 0; i < wg_numel(y1); i++)
+                CHECK(wg_grad_get(y1, i) == wg_grad_get(y2, i), "axpy gradient of y (%s) case %zu [%zu] = %.17g, composite %.17g",
+                      dtn, c, i, wg_grad_get(y1, i), wg_grad_get(y2, i));
+        }
+        wg_tape_free(t);
+    }
+    wg_tape *t = wg_tape_new();
+    wg_tensor *x = leaf(t, 1, (int64_t[]){3}, (double[]){1, -2, 0.5}, true);
+    wg_tensor *s = wg_axpy(t, 2, x, x); /* 3x: the gradient is 3 */
+    values_are("axpy(2, x, x)", s, 3, (double[]){3, -6, 1.5});
+    CHECK(wg_backward_seed(t, s, leaf(t, 1, (int64_t[]){3}, (double[]){1, 1, 1}, false)) == 0, "%s", wg_tape_error(t));
+    grads_are("axpy(2, x, x)", x, 3, (double[]){3, 3, 3});
+    wg_tape_free(t);
+}
+
 /* ---- fast math ------------------------------------------------------------------- */
 
 /* |got - want| in units in the last place of want (in dt's precision). */
@@ -586,6 +636,7 @@ int main(void)
         views();
         nan_propagates();
         logsumexp_fused();
+        axpy_fused();
         fast_math();
     }
     return wg_test_done("test_exact");

@@ -147,6 +147,8 @@ void gc_case_div(void) { binary_cases("div", wg__div, FILL_AWAY0, FILL_AWAY0, 1.
 void gc_case_max(void) { binary_cases("max", wg__max, FILL_HALF, FILL_INT, 0.0); }
 void gc_case_min(void) { binary_cases("min", wg__min, FILL_HALF, FILL_INT, 0.0); }
 void gc_case_pow(void) { binary_cases("pow", wg__pow, FILL_POS, FILL_NORMAL, 1.7); }
+static wg_tensor *axpy_m13(wg_tape *t, wg_tensor *a, wg_tensor *b) { return wg_axpy(t, -1.3, a, b); }
+void gc_case_axpy(void) { binary_cases("axpy(-1.3, a, b)", axpy_m13, FILL_NORMAL, FILL_NORMAL, 1.7); }
 
 /* mask(x, m): m a fixed 0/1 pattern (a constant here, so only x is checked),
  * broadcast both ways; and exactly 0 where m is 0 even for inf and NaN. */

@@ -304,6 +304,8 @@ static void binary_cases(const char *name, bin_fn op, fill_kind fa, fill_kind fb
 void hc_case_add(void) { binary_cases("add", wg__add, FILL_NORMAL, FILL_NORMAL); }
 void hc_case_sub(void) { binary_cases("sub", wg__sub, FILL_NORMAL, FILL_NORMAL); }
 void hc_case_mul(void) { binary_cases("mul", wg__mul, FILL_NORMAL, FILL_NORMAL); }
+static wg_tensor *axpy_m13(wg_tape *t, wg_tensor *a, wg_tensor *b) { return wg_axpy(t, -1.3, a, b); }
+void hc_case_axpy(void) { binary_cases("axpy(-1.3, a, b)", axpy_m13, FILL_NORMAL, FILL_NORMAL); }
 void hc_case_div(void) { binary_cases("div", wg__div, FILL_AWAY0, FILL_AWAY0); }
 void hc_case_max(void) { binary_cases("max", wg__max, FILL_HALF, FILL_INT); }
 void hc_case_min(void) { binary_cases("min", wg__min, FILL_HALF, FILL_INT); }
