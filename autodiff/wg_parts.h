@@ -23,6 +23,7 @@
 #define WG_PARTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wg_tensor.h"
@@ -38,9 +39,34 @@
 #define wg_omp_num_threads() 1
 #endif
 
+/* A parameter's step taken from its gradient's rows as an op makes them,
+ * so the whole gradient is never stored (optim/'s wg_optim_backward_begin
+ * sets one on each listed parameter; ops/matmul.c's VJP uses it).  An op
+ * whose VJP alone makes a parameter's whole gradient on `tape`, while that
+ * tape's gradient hook is set (so not in grad_of), may, instead of adding
+ * it to p->grad:
+ *   - get its scratch memory from scratch(bytes, ctx) (NULL: write p->grad
+ *     as usual), kept by the sink between passes, so no pass allocates;
+ *   - call begin(p, ctx) once: false means "write p->grad as usual";
+ *   - after true, hand over every row of the gradient exactly once, in
+ *     blocks: rows(p, r0, r1, g, ctx) with g rows [r0, r1) of dim 0, row-major
+ *     and contiguous, each element the bits the ordinary VJP would have added
+ *     to a zero p->grad, and every element finite.  rows may run on several
+ *     threads at once for disjoint rows, and may write g (scratch).
+ * p->grad is then left as it was (zero) and the parameter's leaf is not
+ * reported to the tape's gradient hook. */
+typedef struct wg_step_sink {
+    const wg_tape *tape;
+    void *(*scratch)(size_t bytes, void *ctx);
+    bool (*begin)(wg_param *p, void *ctx);
+    void (*rows)(wg_param *p, int64_t r0, int64_t r1, void *g, void *ctx);
+    void *ctx;
+} wg_step_sink;
+
 /* The private part of a parameter made by wg_param_new (wg_param.priv). */
 struct wg_param_priv {
     int grad_blocks; /* blocks of rows the last backward wrote grad in; 0 or 1: one */
+    const wg_step_sink *sink; /* NULL, or the step in backward's (see above) */
 };
 
 /* Block blk of n rows (or columns) cut into `parts` blocks, [*lo, *hi):

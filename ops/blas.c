@@ -241,11 +241,16 @@ int wg_get_num_threads(void) { return atomic_load_explicit(&n_threads_default, m
     {                                                                                                     \
         for (int64_t i = 0; i < m; i++) {                                                                 \
             T *ci = c + i * rs_c;                                                                         \
-            if (beta == 0)                                                                                \
+            int64_t p0 = 0;                                                                               \
+            if (beta == 0 && k > 0) { /* the first term onto a zero, without a pass that zeroes C */      \
+                const T s = alpha * a[i * rs_a], *bp = b;                                                 \
+                for (int64_t j = 0; j < n; j++) ci[j] = FMA(s, bp[j], (T)0);                              \
+                p0 = 1;                                                                                   \
+            } else if (beta == 0)                                                                         \
                 for (int64_t j = 0; j < n; j++) ci[j] = 0;                                                \
             else if (beta != 1)                                                                           \
                 for (int64_t j = 0; j < n; j++) ci[j] *= beta;                                            \
-            for (int64_t p = 0; p < k; p++) {                                                             \
+            for (int64_t p = p0; p < k; p++) {                                                            \
                 const T s = alpha * a[i * rs_a + p * cs_a], *bp = b + p * rs_b;                           \
                 for (int64_t j = 0; j < n; j++) ci[j] = FMA(s, bp[j], ci[j]);                             \
             }                                                                                             \
@@ -317,24 +322,45 @@ int wg_get_num_threads(void) { return atomic_load_explicit(&n_threads_default, m
                            int64_t cs_a, const T *b, int64_t rs_b, int64_t cs_b, T beta, T *c,            \
                            int64_t rs_c, int64_t cs_c)                                                    \
     {                                                                                                     \
-        const bool tiny = k * m * n <= WG_TINY;                                                           \
-        if (cs_a == 1 && rs_b == 1 && (m <= WG_THIN || tiny)) {                                           \
-            dot_##SUF(m, n, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c, cs_c);                             \
-            return 1;                                                                                     \
-        }                                                                                                 \
-        if (cs_b == 1 && cs_c == 1 && (m <= WG_THIN || k <= L || tiny)) {                                 \
+        switch (plan_of(L, m, n, k, rs_a, cs_a, rs_b, cs_b, rs_c, cs_c)) {                                \
+        case P_DOT: dot_##SUF(m, n, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c, cs_c); return 1;           \
+        case P_AXPY:                                                                                      \
             (k <= WG_THIN ? axpy_row_##SUF : axpy_blk_##SUF)(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c); \
             return 1;                                                                                     \
-        }                                                                                                 \
-        if (rs_a == 1 && rs_c == 1 && (k <= L || tiny)) {                                                 \
-            /* C^T = B^T A^T with C^T's and A^T's rows contiguous */                                      \
+        case P_AXPY_T: /* C^T = B^T A^T with C^T's and A^T's rows contiguous */                           \
             (k <= WG_THIN ? axpy_row_##SUF : axpy_blk_##SUF)(n, m, k, alpha, b, cs_b, rs_b, a, cs_a, beta, c, cs_c); \
             return 1;                                                                                     \
-        }                                                                                                 \
-        if (n <= L) return narrow_##SUF(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c); \
-        if (m <= L) /* C^T = B^T A^T has m columns */                                                     \
+        case P_NARROW: return narrow_##SUF(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c); \
+        case P_NARROW_T: /* C^T = B^T A^T has m columns */                                                \
             return narrow_##SUF(n, m, k, alpha, b, cs_b, rs_b, a, cs_a, rs_a, beta, c, cs_c, rs_c);        \
-        return 0;                                                                                         \
+        default: return 0;                                                                                \
+        }                                                                                                 \
+    }                                                                                                     \
+    /* Columns [j0, j1) of the product with the kernel the whole one takes: c holds those columns only.   \
+     * Every kernel sums each element of C in an order that does not depend on the columns around it,    \
+     * and the axpy kernels' beta = 0 is their beta = 1 on a zero C; the others get a zero C, beta = 1. */ \
+    static void cols_##SUF(int p, int64_t m, int64_t k, const T *a, int64_t rs_a, int64_t cs_a, \
+                           const T *b, int64_t rs_b, int64_t cs_b, int64_t j0, int64_t j1, T *c, int64_t rs_c, \
+                           int64_t cs_c)                                                                  \
+    {                                                                                                     \
+        const int64_t nn = j1 - j0;                                                                       \
+        b += j0 * cs_b;                                                                                   \
+        if (p != P_AXPY && p != P_AXPY_T) { /* the inner loop along C's unit stride */                    \
+            const bool by_col = rs_c == 1;                                                                \
+            const int64_t no = by_col ? nn : m, ni = by_col ? m : nn, so = by_col ? cs_c : rs_c;          \
+            const int64_t si = by_col ? rs_c : cs_c;                                                      \
+            for (int64_t o = 0; o < no; o++)                                                              \
+                for (int64_t i = 0; i < ni; i++) c[o * so + i * si] = 0;                                  \
+        }                                                                                                 \
+        switch (p) {                                                                                      \
+        case P_DOT: dot_##SUF(m, nn, k, 1, a, rs_a, b, cs_b, 1, c, rs_c, cs_c); break;                    \
+        case P_AXPY: (k <= WG_THIN ? axpy_row_##SUF : axpy_blk_##SUF)(m, nn, k, 1, a, rs_a, cs_a, b, rs_b, 0, c, rs_c); break; \
+        case P_AXPY_T: (k <= WG_THIN ? axpy_row_##SUF : axpy_blk_##SUF)(nn, m, k, 1, b, cs_b, rs_b, a, cs_a, 0, c, cs_c); break; \
+        case P_NARROW: narrow_##SUF(m, nn, k, 1, a, rs_a, cs_a, b, rs_b, cs_b, 1, c, rs_c, cs_c); break;   \
+        case P_NARROW_T: narrow_##SUF(nn, m, k, 1, b, cs_b, rs_b, a, cs_a, rs_a, 1, c, cs_c, rs_c); break; \
+        default: gemm_one(sizeof(T) == sizeof(float) ? WG_F32 : WG_F64, m, nn, k, 1.0, a, rs_a, cs_a, b, rs_b, \
+                          cs_b, 1.0, c, rs_c, cs_c);                                                       \
+        }                                                                                                 \
     }
 
 /* Where these kernels beat BLIS, measured with bench/gemm_shapes at the MLP
@@ -343,6 +369,24 @@ int wg_get_num_threads(void) { return atomic_load_explicit(&n_threads_default, m
  * of a 10-class layer), at most L columns of C or of C^T (10 classes), or
  * at most WG_TINY multiply-adds. */
 enum { WG_THIN = 4, WG_TINY = 32 * 32 * 32 };
+
+/* Which kernel a product takes (L: the vector's lanes). */
+enum { P_DOT, P_AXPY, P_AXPY_T, P_NARROW, P_NARROW_T, P_BLIS };
+static int plan_of(int64_t L, int64_t m, int64_t n, int64_t k, int64_t rs_a, int64_t cs_a, int64_t rs_b,
+                   int64_t cs_b, int64_t rs_c, int64_t cs_c)
+{
+    const bool tiny = k * m * n <= WG_TINY;
+    if (cs_a == 1 && rs_b == 1 && (m <= WG_THIN || tiny)) return P_DOT;
+    if (cs_b == 1 && cs_c == 1 && (m <= WG_THIN || k <= L || tiny)) return P_AXPY;
+    if (rs_a == 1 && rs_c == 1 && (k <= L || tiny)) return P_AXPY_T;
+    if (n <= L) return P_NARROW;
+    if (m <= L) return P_NARROW_T;
+    return P_BLIS;
+}
+
+static void gemm_one(int dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t rs_a,
+                     int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
+                     int64_t rs_c, int64_t cs_c);
 
 SMALL_KERNELS(float, s, fmaf, 16)
 SMALL_KERNELS(double, d, fma, 8)
@@ -448,4 +492,27 @@ int wg_gemm_on(int threads, int dt, int64_t m, int64_t n, int64_t k, double alph
         return 1;
     const int parts = !WG_OMP || threads < 1 ? 1 : threads < WG_MAX_BLOCKS ? threads : WG_MAX_BLOCKS;
     return gemm_split(parts, dt, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
+}
+
+int wg_gemm_cols_plan(int threads, int dt, int64_t m, int64_t n, int64_t k, int64_t rs_a, int64_t cs_a,
+                      int64_t rs_b, int64_t cs_b, int64_t rs_c, int64_t cs_c)
+{
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    const int64_t L = dt == WG_F32 ? 16 : 8;
+    const int p = plan_of(L, m, n, k, rs_a, cs_a, rs_b, cs_b, rs_c, cs_c);
+    if ((p == P_NARROW || p == P_NARROW_T) && k > 512) return 0; /* its malloc may fail, and BLIS then sums */
+    if (p != P_BLIS || (double)m * (double)n * (double)k < WG_SPLIT_MIN) return 1;
+    return !WG_OMP || threads < 1 ? 1 : threads < WG_MAX_BLOCKS ? threads : WG_MAX_BLOCKS;
+}
+
+void wg_gemm_cols(int dt, int64_t m, int64_t n, int64_t k, const void *a, int64_t rs_a, int64_t cs_a, const void *b,
+                  int64_t rs_b, int64_t cs_b, int64_t j0, int64_t j1, void *c, int64_t rs_c, int64_t cs_c)
+{
+    if (j1 <= j0) return;
+    const int64_t L = dt == WG_F32 ? 16 : 8;
+    const int p = plan_of(L, m, n, k, rs_a, cs_a, rs_b, cs_b, rs_c, cs_c);
+    if (dt == WG_F32)
+        cols_s(p, m, k, a, rs_a, cs_a, b, rs_b, cs_b, j0, j1, c, rs_c, cs_c);
+    else
+        cols_d(p, m, k, a, rs_a, cs_a, b, rs_b, cs_b, j0, j1, c, rs_c, cs_c);
 }

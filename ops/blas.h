@@ -19,6 +19,22 @@ int wg_gemm_on(int threads, int dt, int64_t m, int64_t n, int64_t k, double alph
                int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta, void *c,
                int64_t rs_c, int64_t cs_c);
 
+/* A product made by blocks of C's columns, for a VJP that hands a gradient
+ * over block by block (wg_parts.h's wg_step_sink).  wg_gemm_cols writes
+ * columns [j0, j1) of C = A B into c, which holds those columns only
+ * (column j0 at c, strides rs_c and cs_c): the bits wg_gemm_on(threads, ...,
+ * alpha 1, beta 1) adds to a zero C for the whole product, on any number of
+ * threads, because the block takes the kernel the whole product takes and
+ * every kernel sums each element in an order that does not depend on the
+ * columns around it.  wg_gemm_cols_plan says whether a product can be cut
+ * so: 0 if not (empty, or a kernel that may fall back to BLIS), else how
+ * many threads the blocks may run on (1 for a small product, as the whole
+ * one would). */
+int wg_gemm_cols_plan(int threads, int dt, int64_t m, int64_t n, int64_t k, int64_t rs_a, int64_t cs_a,
+                      int64_t rs_b, int64_t cs_b, int64_t rs_c, int64_t cs_c);
+void wg_gemm_cols(int dt, int64_t m, int64_t n, int64_t k, const void *a, int64_t rs_a, int64_t cs_a, const void *b,
+                  int64_t rs_b, int64_t cs_b, int64_t j0, int64_t j1, void *c, int64_t rs_c, int64_t cs_c);
+
 /* Choose BLIS kernels (once, before BLIS initialises). */
 void wg_blas_init(void);
 

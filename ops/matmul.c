@@ -17,6 +17,9 @@
  * wg_matmul_ex (transposes as flags, still no copies), summed over the batch
  * where a 2-D operand was shared by a 3-D one.  JVP: dA op(B) + op(A) dB.
  */
+#include <float.h>
+#include <math.h>
+
 #include "blas.h"
 #include "wg_clones.h"
 #include "wg_internal.h"
@@ -61,21 +64,114 @@ static void note_blocks(wg_tensor *x, int parts, int64_t batch, int64_t rs)
     wg_parts_note(x->aux, batch == 1 && rs == 1 && x->ndim == 2 ? parts : 1);
 }
 
+/* ---- the step in backward: a weight's gradient handed over in blocks ----
+ * With an optimiser stepping in backward (wg_parts.h's wg_step_sink), a dense
+ * layer's weight W [n_out, n_in], read transposed (x W^T), gets its gradient
+ * from this VJP alone: dW^T = x^T dy, whose columns are W's rows.  Instead of
+ * adding it to W's gradient buffer, which the optimiser then reads again
+ * (and zeroes), the product is made a block of W's rows at a time into a
+ * scratch block that stays in the cache, and each block is stepped at once:
+ * the gradient is never stored whole.  The bits are those of the ordinary
+ * VJP (wg_gemm_cols), and so are the optimiser's, which checks a gradient
+ * finite before any of its elements steps; here that has to be known before
+ * the first block, so the path is taken only when a bound proves it. */
+
+/* The sum of the squares of n values in double, in 16 lanes (a vector
+ * loop); +inf or NaN if one is not finite. */
+#define SUMSQ(T)                                                                                     \
+    WG_CLONES static double sumsq_##T(const T *v, size_t n)                                          \
+    {                                                                                                \
+        double acc[16] = {0}, s = 0;                                                                 \
+        const size_t nv = n - n % 16;                                                                \
+        for (size_t i = 0; i < nv; i += 16)                                                          \
+            for (int l = 0; l < 16; l++) acc[l] += (double)v[i + l] * (double)v[i + l];              \
+        for (size_t i = nv; i < n; i++) s += (double)v[i] * (double)v[i];                            \
+        for (int l = 0; l < 16; l++) s += acc[l];                                                    \
+        return s;                                                                                    \
+    }
+SUMSQ(float)
+SUMSQ(double)
+
+static double sumsq(int dt, const void *v, size_t n) { return dt == WG_F32 ? sumsq_float(v, n) : sumsq_double(v, n); }
+
+/* Whether parameter leaf x is used once on its tape, by one input of one
+ * node, and its parameter has no other leaf there: then that node's VJP
+ * makes the whole gradient. */
+static bool sole_use(const wg_tensor *x)
+{
+    const wg_param *p = x->aux;
+    int uses = 0;
+    for (const wg_tensor *m = x->tape->last; m; m = m->prev) {
+        if (m == x) continue;
+        if ((m->flags & WG_F_PARAM) && m->aux == p) return false;
+        const int k = wg_node_n_in(m);
+        for (int i = 0; i < k; i++)
+            if (wg_node_in(m, i) == x && ++uses > 1) return false;
+    }
+    return uses == 1;
+}
+
+/* W's gradient (b = W used transposed) handed to its sink block by block;
+ * false (nothing done) where the ordinary VJP must write it. */
+static bool vjp_to_sink(wg_tensor *n, const mm_geom *g, wg_tensor *b, const char *ap, const char *dc, int th)
+{
+    wg_tape *t = n->tape;
+    if (b->op != &wg_op_leaf || !(b->flags & WG_F_PARAM) || !b->aux || !t->grad_hook) return false;
+    wg_param *p = b->aux;
+    const wg_step_sink *s = p->priv ? p->priv->sink : NULL;
+    if (!s || s->tape != t || g->batch != 1 || b->ndim != 2 || g->rs_b != 1 || b->grad_epoch == t->epoch) return false;
+    /* d op(B)[k,n] = op(A)^T[k,m] dC[m,n]: C's columns are W's rows */
+    const int64_t M = g->k, N = g->n, K = g->m, rs_c = g->rs_b, cs_c = g->cs_b;
+    const int dt = n->dtype;
+    const int par = wg_gemm_cols_plan(th, dt, M, N, K, g->cs_a, g->rs_a, N, 1, rs_c, cs_c);
+    if (!par || K > (1 << 22) || !sole_use(b)) return false;
+    /* Each element is the dot product of a column of op(A) and one of dC, at
+     * most (Cauchy-Schwarz) the product of their norms, so at most the norm
+     * of all of op(A) times that of all of dC: finite if that is far enough
+     * below the largest value (rounding included, K <= 2^22).  An infinity
+     * or a NaN anywhere makes the bound infinite or NaN. */
+    const double big = dt == WG_F32 ? 0.25 * FLT_MAX : 0.25 * DBL_MAX;
+    const double bound = sqrt(sumsq(dt, ap, (size_t)(K * M))) * sqrt(sumsq(dt, dc, (size_t)(K * N)));
+    if (!(bound < big)) return false;
+    const size_t es = wg_dtype_size(dt), row = (size_t)M * es;
+    /* A block of about 128 KB in whole BLIS panels (multiples of 48 rows);
+     * a sum of a few terms (an outer product: batch 1) streams, and a block
+     * of about 16 KB stays in L1 between the product and the step. */
+    int64_t rows = K <= 16 ? (int64_t)((16u << 10) / row) : (int64_t)((128u << 10) / row) / 48 * 48;
+    if (rows < (K <= 16 ? 1 : 48)) rows = K <= 16 ? 1 : 48;
+    if (rows > N) rows = N;
+    const int64_t nblk = (N + rows - 1) / rows;
+    const int nth = par < nblk ? par : (int)nblk;
+    char *scratch = s->scratch((size_t)nth * (size_t)rows * row, s->ctx);
+    if (!scratch || !s->begin(p, s->ctx)) return false;
+#pragma omp parallel for num_threads(nth) schedule(static, 1) if (nth > 1)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        char *c = scratch + (size_t)wg_omp_thread_num() * (size_t)rows * row;
+        const int64_t r0 = blk * rows, r1 = r0 + rows < N ? r0 + rows : N;
+        wg_gemm_cols(dt, M, N, K, ap, g->cs_a, g->rs_a, dc, N, 1, r0, r1, c, rs_c, cs_c);
+        s->rows(p, r0, r1, c, s->ctx);
+    }
+    return true;
+}
+
 static void matmul_vjp(wg_tensor *n)
 {
     wg_tensor *a = n->in[0], *b = n->in[1];
     mm_geom g = geom_of(a, b, n->attr.i[0], n->attr.i[1]);
     const size_t es = wg_dtype_size(n->dtype);
     const char *ap = a->data, *bp = b->data, *gc = n->grad;
-    char *ga = wg_needs_grad(a) ? wg_grad_buf(a) : NULL;
-    char *gb = wg_needs_grad(b) ? wg_grad_buf(b) : NULL;
     const int th = n->tape->bw_threads ? n->tape->bw_threads : wg_parts_threads(); /* one count per pass */
+    char *ga = wg_needs_grad(a) ? wg_grad_buf(a) : NULL;
+    char *gb = wg_needs_grad(b) && g.batch > 1 ? wg_grad_buf(b) : NULL;
     int parts_a = 1, parts_b = 1;
     for (int64_t i = 0; i < g.batch; i++) {
         const char *dc = gc + (size_t)(i * g.m * g.n) * es;
         if (ga) /* d op(A)[m,k] += dC[m,n] * op(B)^T[n,k] */
             parts_a = wg_gemm_on(th, n->dtype, g.m, g.k, g.n, 1.0, dc, g.n, 1, bp + (size_t)(i * g.bs_b) * es, g.cs_b,
                               g.rs_b, 1.0, ga + (size_t)(i * g.bs_a) * es, g.rs_a, g.cs_a);
+        /* One product: B's gradient after A's, which reads op(B), so that a
+         * weight stepped here (vjp_to_sink) is read at its old value. */
+        if (g.batch == 1 && wg_needs_grad(b) && !vjp_to_sink(n, &g, b, ap, dc, th)) gb = wg_grad_buf(b);
         if (gb) /* d op(B)[k,n] += op(A)^T[k,m] * dC[m,n] */
             parts_b = wg_gemm_on(th, n->dtype, g.k, g.n, g.m, 1.0, ap + (size_t)(i * g.bs_a) * es, g.cs_a, g.rs_a, dc, g.n,
                               1, 1.0, gb + (size_t)(i * g.bs_b) * es, g.rs_b, g.cs_b);

@@ -131,6 +131,39 @@ static double param_sumsq(const wg_param *p, int threads)
     return s;
 }
 
+static bool block_finite(const wg_param *p, size_t lo, size_t hi)
+{
+    return p->dtype == WG_F32 ? finite_f32(hi - lo, (const float *)p->grad + lo)
+                              : finite_f64(hi - lo, (const double *)p->grad + lo);
+}
+
+/* Every gradient element of p finite?  Checked in its blocks of rows, each
+ * on the thread that wrote it. */
+static bool param_finite(const wg_param *p, int threads)
+{
+    bool ok[WG_MAX_BLOCKS];
+    for (int b = 0; b < WG_MAX_BLOCKS; b++) ok[b] = true;
+    WG_PARAM_BLOCKS(p, threads, blk, lo, hi, ok[blk] = block_finite(p, lo, hi));
+    for (int b = 0; b < WG_MAX_BLOCKS; b++)
+        if (!ok[b]) return false;
+    return true;
+}
+
+/* The ordinary step refuses a gradient whose norm is not finite.  When
+ * every listed parameter is f32 and nothing clips, that is exactly "some
+ * element is not finite" (a sum of squares in double of finite f32 values
+ * cannot overflow), and checking that (g*0 in float lanes) is a third of the
+ * work of the sum of squares it replaces: the norm is then computed only
+ * for the message.  An f64 gradient can be finite with an infinite sum of
+ * squares, which the step refuses too: lists with one keep the norm. */
+static bool check_only(const wg_optim *o)
+{
+    if (o->cfg.clip_norm > 0) return false;
+    for (size_t k = 0; k < o->n; k++)
+        if (o->params[k]->dtype != WG_F32) return false;
+    return true;
+}
+
 static double grad_norm_on(size_t n, wg_param *const *ps, int threads)
 {
     double s = 0;
@@ -217,10 +250,12 @@ wg_optim_config wg_optim_defaults(wg_opt_kind kind)
 static size_t dsize(wg_dtype dt) { return dt == WG_F32 ? sizeof(float) : sizeof(double); }
 
 static void inbw_free(struct wg_optim_inbw *s);
+static void inbw_detach(wg_optim *o);
 
 void wg_optim_free(wg_optim *o)
 {
     if (!o) return;
+    inbw_detach(o); /* freed between begin and end: the parameters forget its sink */
     inbw_free(o->inbw);
     for (size_t i = 0; i < o->n; i++) {
         if (o->buf1) free(o->buf1[i]);
@@ -318,15 +353,17 @@ void wg_optim_reset(wg_optim *o)
     o->last_grad_norm = 0;
 }
 
-/* Parameter k's elements [lo, lo + n) take one step; with zero, each
- * gradient element is zeroed as it is read (the step in backward). */
-static void step_block_z(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n, bool zero)
+/* Parameter k's elements [lo, lo + n) take one step with the gradient
+ * values gv (element lo's first: p->grad + lo, or a block handed over in
+ * backward); with zero, each gradient element is zeroed as it is read (the
+ * step in backward). */
+static void step_kernel(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n, void *gv, bool zero)
 {
     const wg_optim_config *c = &o->cfg;
     wg_param *p = o->params[k];
     const double wd = c->kind == WG_OPT_ADAMW && (c->decay_biases || !is_bias(p)) ? c->weight_decay : 0.0;
     if (p->dtype == WG_F32) {
-        float *w = (float *)p->data + lo, *g = (float *)p->grad + lo;
+        float *w = (float *)p->data + lo, *g = gv;
         float *b1 = o->buf1[k] ? (float *)o->buf1[k] + lo : NULL, *b2 = o->buf2[k] ? (float *)o->buf2[k] + lo : NULL;
         const float lf = (float)lr, mu = (float)c->momentum;
         switch (c->kind) {
@@ -340,7 +377,7 @@ static void step_block_z(wg_optim *o, size_t k, double lr, int64_t t, size_t lo,
             break;
         }
     } else {
-        double *w = (double *)p->data + lo, *g = (double *)p->grad + lo;
+        double *w = (double *)p->data + lo, *g = gv;
         double *b1 = o->buf1[k] ? (double *)o->buf1[k] + lo : NULL, *b2 = o->buf2[k] ? (double *)o->buf2[k] + lo : NULL;
         const double mu = c->momentum;
         switch (c->kind) {
@@ -354,6 +391,12 @@ static void step_block_z(wg_optim *o, size_t k, double lr, int64_t t, size_t lo,
             break;
         }
     }
+}
+
+static void step_block_z(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n, bool zero)
+{
+    wg_param *p = o->params[k];
+    step_kernel(o, k, lr, t, lo, n, (char *)p->grad + lo * dsize(p->dtype), zero);
 }
 
 static void step_block(wg_optim *o, size_t k, double lr, int64_t t, size_t lo, size_t n)
@@ -383,6 +426,7 @@ static bool thread_block(const wg_param *p, int threads, int me, size_t *lo, siz
 static double step_fused(wg_optim *o, double lr, int threads, int blocks)
 {
     double part[WG_MAX_BLOCKS] = {0}, norm = 0;
+    const bool check = check_only(o); /* then part[] is 0 or NaN, and so is the "norm" */
 #pragma omp parallel num_threads(blocks)
     {
         /* Block b on thread b; should OpenMP give fewer threads than asked
@@ -393,7 +437,8 @@ static double step_fused(wg_optim *o, double lr, int threads, int blocks)
         for (int b = me; b < blocks; b += nth) {
             double s = 0;
             for (size_t k = 0; k < o->n; k++)
-                if (thread_block(o->params[k], threads, b, &lo, &hi)) s += block_sumsq(o->params[k], lo, hi);
+                if (thread_block(o->params[k], threads, b, &lo, &hi))
+                    s += !check ? block_sumsq(o->params[k], lo, hi) : block_finite(o->params[k], lo, hi) ? 0 : NAN;
             part[b] = s;
         }
 #pragma omp barrier
@@ -430,12 +475,16 @@ int wg_optim_step_lr(wg_optim *o, double lr)
     if (blocks > 1 && !(c->clip_norm > 0) && !(c->weight_decay > 0 && c->kind != WG_OPT_ADAMW)) {
         double norm = step_fused(o, lr, threads, blocks);
         if (isfinite(norm)) return 0;
+        norm = grad_norm_on(o->n, o->params, threads);
         wg_set_last_error("optim_step: non-finite gradient (norm %g): step skipped", norm);
         return -1;
     }
     /* A non-finite gradient would poison the weights and the moments for
      * good: refuse the step and leave everything as it was. */
-    double norm = grad_norm_on(o->n, o->params, threads);
+    bool finite = true;
+    for (size_t k = 0; check_only(o) && finite && k < o->n; k++)
+        finite = !o->params[k]->grad || param_finite(o->params[k], threads);
+    double norm = check_only(o) && finite ? 0 : grad_norm_on(o->n, o->params, threads);
     if (!isfinite(norm)) {
         wg_set_last_error("optim_step: non-finite gradient (norm %g): step skipped", norm);
         return -1;
@@ -473,6 +522,12 @@ struct wg_optim_inbw {
     int *uses;       /* leaves of each parameter still to report this pass */
     bool *done;      /* stepped (or skipped) this pass */
     char msg[256];   /* the first error of the pass */
+    /* The listed parameters' wg_step_sink (wg_parts.h): a matmul VJP that
+     * makes a weight's whole gradient hands it over in blocks of rows,
+     * stepped as they come (inbw_rows), into scr (kept between passes). */
+    wg_step_sink sink;
+    void *scr;
+    size_t scr_cap;
 };
 
 static void inbw_free(struct wg_optim_inbw *s)
@@ -481,6 +536,7 @@ static void inbw_free(struct wg_optim_inbw *s)
     free(s->by_grad);
     free(s->uses);
     free(s->done);
+    free(s->scr);
     free(s);
 }
 
@@ -537,24 +593,6 @@ static void step_zero_block(wg_optim *o, size_t k, double lr, int64_t t, size_t 
     step_block_z(o, k, lr, t, lo, hi - lo, true);
 }
 
-static bool block_finite(const wg_param *p, size_t lo, size_t hi)
-{
-    return p->dtype == WG_F32 ? finite_f32(hi - lo, (const float *)p->grad + lo)
-                              : finite_f64(hi - lo, (const double *)p->grad + lo);
-}
-
-/* Every gradient element of p finite?  Checked in its blocks of rows, each
- * on the thread that wrote it. */
-static bool param_finite(const wg_param *p, int threads)
-{
-    bool ok[WG_MAX_BLOCKS];
-    for (int b = 0; b < WG_MAX_BLOCKS; b++) ok[b] = true;
-    WG_PARAM_BLOCKS(p, threads, blk, lo, hi, ok[blk] = block_finite(p, lo, hi));
-    for (int b = 0; b < WG_MAX_BLOCKS; b++)
-        if (!ok[b]) return false;
-    return true;
-}
-
 /* Parameter k's step, exactly the ordinary step's arithmetic for it, then its
  * gradient zeroed, in the blocks of rows backward wrote it in. */
 static void inbw_step(wg_optim *o, size_t k)
@@ -590,6 +628,72 @@ static void inbw_hook(wg_param *p, void *ctx)
     ptrdiff_t k = inbw_find(o, p->grad);
     if (k < 0 || s->done[k] || s->uses[k] <= 0) return; /* not listed, or past its count */
     if (--s->uses[k] == 0) inbw_step(o, (size_t)k);
+}
+
+/* ---- the gradient in blocks (wg_parts.h's wg_step_sink) ---- */
+
+static void *inbw_scratch(size_t bytes, void *ctx)
+{
+    struct wg_optim_inbw *s = ((wg_optim *)ctx)->inbw;
+    if (bytes > s->scr_cap) {
+        void *q = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!q) return NULL;
+        free(s->scr);
+        s->scr = q;
+        s->scr_cap = bytes;
+    }
+    return s->scr;
+}
+
+/* p's whole gradient is about to come in blocks: its step starts (the
+ * gradient is finite: the op proved it). */
+static bool inbw_take(wg_param *p, void *ctx)
+{
+    wg_optim *o = ctx;
+    struct wg_optim_inbw *s = o->inbw;
+    const ptrdiff_t k = s && s->tape && p->numel ? inbw_find(o, p->grad) : -1;
+    if (k < 0 || s->done[k]) return false;
+    s->done[k] = true;
+    o->step[k]++;
+    return true;
+}
+
+/* Rows [r0, r1) of p's gradient, g: inbw_step's arithmetic on them (coupled
+ * weight decay into the gradient, then the kernel), without the zeroing. */
+static void inbw_rows(wg_param *p, int64_t r0, int64_t r1, void *g, void *ctx)
+{
+    wg_optim *o = ctx;
+    const wg_optim_config *c = &o->cfg;
+    const ptrdiff_t k = inbw_find(o, p->grad);
+    const size_t row = p->numel / (size_t)p->shape[0], lo = (size_t)r0 * row, n = (size_t)(r1 - r0) * row;
+    if (k < 0) return;
+    if (c->weight_decay > 0 && c->kind != WG_OPT_ADAMW && (c->decay_biases || !is_bias(p))) {
+        if (p->dtype == WG_F32) {
+            float *gf = g;
+            const float *w = (const float *)p->data + lo;
+            for (size_t i = 0; i < n; i++) gf[i] += (float)c->weight_decay * w[i];
+        } else {
+            double *gd = g;
+            const double *w = (const double *)p->data + lo;
+            for (size_t i = 0; i < n; i++) gd[i] += c->weight_decay * w[i];
+        }
+    }
+    step_kernel(o, (size_t)k, o->inbw->lr, o->step[k], lo, n, g, false);
+}
+
+/* The listed parameters' sink: ours from begin to end. */
+static void inbw_sinks(wg_optim *o, bool on)
+{
+    const wg_step_sink *mine = &o->inbw->sink;
+    for (size_t k = 0; k < o->n; k++) {
+        struct wg_param_priv *pv = o->params[k]->priv;
+        if (pv && (on || pv->sink == mine)) pv->sink = on ? mine : NULL;
+    }
+}
+
+static void inbw_detach(wg_optim *o)
+{
+    if (o->inbw && o->inbw->tape) inbw_sinks(o, false);
 }
 
 int wg_optim_backward_begin(wg_optim *o, wg_tape *t, double lr)
@@ -635,6 +739,8 @@ int wg_optim_backward_begin(wg_optim *o, wg_tape *t, double lr)
     s->msg[0] = 0;
     memset(s->done, 0, sizeof *s->done * (o->n ? o->n : 1));
     s->tape = t;
+    s->sink = (wg_step_sink){.tape = t, .scratch = inbw_scratch, .begin = inbw_take, .rows = inbw_rows, .ctx = o};
+    inbw_sinks(o, true);
     wg_tape_set_grad_hook(t, inbw_hook, o);
     return 0;
 }
@@ -648,6 +754,8 @@ int wg_optim_backward_end(wg_optim *o)
     }
     struct wg_optim_inbw *s = o->inbw;
     wg_tape_set_grad_hook(s->tape, NULL, NULL);
+    inbw_sinks(o, false);
+    s->sink.tape = NULL;
     const char *terr = wg_tape_error(s->tape);
     if (terr && !s->failed) {
         snprintf(s->msg, sizeof s->msg, "optim_backward_end: the backward pass failed, parameters it had not "

@@ -160,7 +160,31 @@ static void test_optim_object(void)
     CHECK(((double *)W->data)[0] == before && o->step[0] == 1, "unchanged");
     wg_optim_zero_grad(o);
     CHECK(((double *)W->grad)[1] == 0, "zero_grad");
+    /* f64: a finite gradient whose sum of squares overflows is refused too */
+    ((double *)W->grad)[0] = 1e200;
+    CHECK(wg_optim_step(o) == -1 && strstr(wg_last_error(), "(norm inf)") != NULL, "huge f64 gradient: %s",
+          wg_last_error());
+    CHECK(((double *)W->data)[0] == before && o->step[0] == 1, "unchanged");
     wg_optim_free(o);
+    /* f32 lists check finiteness without the norm (the vector body and the
+     * tail of 37 elements, NaN and infinity), and refuse with its norm */
+    {
+        wg_param *q = wg_param_new(WG_F32, 1, (int64_t[]){37});
+        wg_optim *oq = wg_optim_new(NULL, 1, &q);
+        for (size_t at = 0; at < 37; at += 35)
+            for (int bad = 0; bad < 2; bad++) {
+                for (size_t i = 0; i < 37; i++) ((float *)q->grad)[i] = 0.5f;
+                ((float *)q->grad)[at] = bad ? NAN : INFINITY;
+                CHECK(wg_optim_step(oq) == -1 && strstr(wg_last_error(), bad ? "(norm nan)" : "(norm inf)") != NULL,
+                      "f32 %s at %zu: %s", bad ? "NaN" : "inf", at, wg_last_error());
+                CHECK(((float *)q->data)[0] == 0 && oq->step[0] == 0, "f32: the refused step changed something");
+            }
+        wg_optim_zero_grad(oq);
+        ((float *)q->grad)[36] = 3e38f; /* finite, its square too (in double) */
+        CHECK(wg_optim_step(oq) == 0 && oq->step[0] == 1, "f32: a large finite gradient steps: %s", wg_last_error());
+        wg_optim_free(oq);
+        wg_param_free(q);
+    }
 
     /* Adam through the object: state is reachable as plain arrays */
     memcpy(W->data, w0, sizeof w0);
