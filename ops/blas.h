@@ -26,10 +26,11 @@ int wg_gemm_on(int threads, int dt, int64_t m, int64_t n, int64_t k, double alph
  * alpha 1, beta 1) adds to a zero C for the whole product, on any number of
  * threads, because the block takes the kernel the whole product takes and
  * every kernel sums each element in an order that does not depend on the
- * columns around it.  wg_gemm_cols_plan says whether a product can be cut
- * so: 0 if not (empty, or a kernel that may fall back to BLIS), else how
- * many threads the blocks may run on (1 for a small product, as the whole
- * one would). */
+ * columns around it.  wg_gemm_cols_plan says whether a product is worth
+ * cutting so: 0 if not (empty, a product BLIS makes, whose every call packs
+ * A again, or a kernel that may fall back to BLIS), else how many threads
+ * the blocks may run on (1: the small kernels run on one thread, as the
+ * whole product would). */
 int wg_gemm_cols_plan(int threads, int dt, int64_t m, int64_t n, int64_t k, int64_t rs_a, int64_t cs_a,
                       int64_t rs_b, int64_t cs_b, int64_t rs_c, int64_t cs_c);
 void wg_gemm_cols(int dt, int64_t m, int64_t n, int64_t k, const void *a, int64_t rs_a, int64_t cs_a, const void *b,

@@ -154,11 +154,13 @@ void wg_optim_reset(wg_optim *o);
  *  - Gradients must be zero when backward starts (as they are after a new
  *    parameter, a zero_grad or an earlier end).
  * A dense layer's weight used by one matmul only (x W^T, as nn/'s layers
- * record it) does not even have its gradient stored: the matmul's VJP makes
- * it a block of rows at a time, each block is stepped while it is in the
- * cache, and the weight's gradient buffer is never written (same bits; taken
- * only where the gradient is provably finite, from the norms of x and of the
- * output's gradient, else the weight steps as any other parameter).
+ * record it) whose gradient the library's own small-product kernels make
+ * (a batch of one: an outer product; 8-16 or fewer outputs or inputs) does
+ * not even have its gradient stored: the matmul's VJP makes it a block of
+ * rows at a time, each block is stepped while it is in the cache, and the
+ * weight's gradient buffer is never written (same bits; taken only where the
+ * gradient is provably finite, from the norms of x and of the output's
+ * gradient, else the weight steps as any other parameter).
  * A parameter recorded several times is stepped at its last use's report.
  * end steps the listed parameters backward did not reach (with their zero
  * gradients, as the ordinary step would), removes the hook and returns 0 or

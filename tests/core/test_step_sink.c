@@ -2,14 +2,15 @@
  * wg_step_sink (wg_parts.h) in blocks of rows, as the optimiser in backward
  * uses it.  For a dense layer y = x W^T at every product kernel the library
  * picks (an outer product at batch 1, dot products, an axpy over a few
- * terms, the narrow kernels for at most one vector's lanes, BLIS on one and
- * two threads), f32 and f64, the rows the sink receives must be the bits
+ * terms, the narrow kernels for at most one vector's lanes), on one and two
+ * threads, f32 and f64, the rows the sink receives must be the bits
  * the ordinary backward writes to W's gradient, every row exactly once,
  * with W's gradient buffer left untouched and x's gradient unchanged.  And
  * the ordinary path must be taken (begin never called, the gradient written)
  * where the sink cannot be used: no gradient hook on the tape, W used twice,
  * the sink on another tape, an infinite or NaN input, values large enough
- * that a product could overflow, a sink that declines. */
+ * that a product could overflow, a sink that declines, and a product BLIS
+ * makes (not cut: every call would pack x again). */
 #include <stdlib.h>
 
 #include "core_util.h"
@@ -73,9 +74,9 @@ static void fill(wg_dtype dt, void *v, size_t n, wg_rng *r, double scale)
     }
 }
 
-enum { PLAIN, NO_HOOK, TWICE, OTHER_TAPE, INF_INPUT, NAN_INPUT, HUGE, DECLINE, N_CASES };
+enum { PLAIN, NO_HOOK, TWICE, OTHER_TAPE, INF_INPUT, NAN_INPUT, HUGE, DECLINE, BLIS_SIZE, N_CASES };
 static const char *const case_name[] = {"plain", "no hook", "W used twice", "sink of another tape", "inf in x",
-                                        "NaN in x", "huge values", "sink declines"};
+                                        "NaN in x", "huge values", "sink declines", "a product BLIS makes"};
 
 /* loss = sum(r * (x W^T)) (+ sum(W) for TWICE): its gradient to W is r^T x. */
 static wg_tensor *loss_of(wg_tape *t, wg_dtype dt, int64_t b, int64_t in, const void *x, wg_param *W, const void *r,
@@ -169,19 +170,26 @@ static void one(wg_dtype dt, int threads, int64_t b, int64_t in, int64_t out, in
 int main(void)
 {
     /* batch, in, out: an outer product (batch 1, 784 x 128 as mlp_a_b1's
-     * first layer), a few terms, the narrow kernels (10 outputs; in <= 16),
-     * a tiny product, BLIS with several blocks of rows (200 rows) */
-    static const int64_t shapes[][3] = {{1, 784, 128}, {1, 30, 7}, {3, 50, 70}, {8, 40, 60}, {64, 256, 10},
-                                        {64, 12, 200}, {5, 9, 11}, {128, 300, 200}, {96, 64, 130}};
+     * first layer, several blocks of rows), a few terms, the narrow kernels
+     * (7 outputs, 8 inputs: at most a vector's lanes), tiny products, one input
+     * (then dW^T has unit strides both ways: the axpy and dot kernels) */
+    static const int64_t shapes[][3] = {{1, 784, 128}, {1, 30, 7}, {3, 50, 70}, {8, 40, 60}, {64, 256, 7},
+                                        {64, 8, 200}, {5, 9, 11}, {2, 3000, 40}, {20, 30, 40},
+                                        {4, 1, 30}, {6, 1, 1}};
     for (int d = 0; d < 2; d++)
         for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
             for (int th = 1; th <= 2; th++)
                 one(d ? WG_F64 : WG_F32, th, shapes[i][0], shapes[i][1], shapes[i][2], PLAIN);
     for (int d = 0; d < 2; d++)
-        for (int k = NO_HOOK; k < N_CASES; k++) {
-            one(d ? WG_F64 : WG_F32, 1, 1, 40, 20, k);
-            one(d ? WG_F64 : WG_F32, 2, 128, 300, 200, k);
-        }
+        for (int k = NO_HOOK; k < N_CASES; k++)
+            for (int th = 1; th <= 2; th++) {
+                if (k == BLIS_SIZE) {
+                    one(d ? WG_F64 : WG_F32, th, 128, 300, 200, k);
+                    continue;
+                }
+                one(d ? WG_F64 : WG_F32, th, 1, 40, 20, k);
+                one(d ? WG_F64 : WG_F32, th, 64, 256, 7, k);
+            }
     wg_set_num_threads(1);
     return wg_test_done("test_step_sink");
 }
