@@ -21,7 +21,9 @@ static wg_tensor *run(gc_ctx *c)
     wg_tape_reset(c->t);
     wg_tensor *leaves[64];
     for (int i = 0; i < c->n; i++) leaves[i] = wg_use(c->t, c->in[i]);
-    return c->f(c->t, leaves, c->ctx);
+    wg_tensor *y = c->f(c->t, leaves, c->ctx);
+    /* read below as a node: a scalar record's mirror (the check adds no node) */
+    return y && wg_tape_check_handle(c->t, "gradcheck", "the output", y) ? wg_solid(c->t, y) : NULL;
 }
 
 /* sum(r * y) in double; NAN if f failed. */

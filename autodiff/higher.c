@@ -33,67 +33,72 @@ static int tape_ok(wg_tape *t, const char *fn)
     return t->status == WG_OK;
 }
 
-/* n handles of t, each live; names fn in the error. */
-static int check_list(wg_tape *t, const char *fn, int n, wg_tensor *const *xs)
+/* n handles of t, each live, names fn in the error: the list itself, or a
+ * copy with records' mirrors (wg_check_list); NULL on error. */
+static wg_tensor *const *check_list(wg_tape *t, const char *fn, int n, wg_tensor *const *xs)
 {
     if (n < 0 || (n > 0 && !xs)) {
         wg_tape_fail(t, WG_ERR_ARG, "%s: needs a list of %d tensors, got %s", fn, n, xs ? "a negative count" : "NULL");
-        return 0;
+        return NULL;
     }
-    return wg_check_inputs(t, fn, n, xs);
+    static wg_tensor *const none[1] = {NULL};
+    return n == 0 ? none : wg_check_list(t, fn, n, xs);
 }
 
-/* The newest of outs that requires a gradient, or NULL. */
-static wg_tensor *newest_req(int k, wg_tensor *const *outs)
+/* 1 + the id of the newest of outs that requires a gradient, or 0 if none. */
+static size_t newest_req(int k, wg_tensor *const *outs)
 {
-    wg_tensor *start = NULL;
+    size_t top = 0;
     for (int j = 0; j < k; j++)
-        if ((outs[j]->flags & WG_F_REQ) && (!start || outs[j]->id > start->id)) start = outs[j];
-    return start;
+        if (wg_h_req(outs[j]) && wg_h_id(outs[j]) + (size_t)1 > top) top = wg_h_id(outs[j]) + (size_t)1;
+    return top;
 }
 
 /* ---- the recorded pass --------------------------------------------------- */
 
 /* Fill t->gmap with the recorded cotangents of every node that leads to one
- * of outs (seeded with seeds[j], or ones).  Returns the newest output
- * walked from (NULL when none requires a gradient) through *start; 0 / -1. */
-static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop,
-                wg_tensor **start);
+ * of outs (seeded with seeds[j], or ones).  *top is 1 + the id of the newest
+ * output walked from (0 when none requires a gradient); 0 / -1. */
+static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop, size_t *top);
 /* The recorded backward: gmap[id] is each node's cotangent, as a node, for
  * the nodes from id `stop` on (older ones are neither walked nor given a
  * cotangent: a gradient with respect to a node late on a long tape costs
  * the part of the tape after it, not the whole).  In t->in_walk, so that a
- * VJP rule cannot start another pass over gmap. */
+ * VJP rule cannot start another pass over gmap.  A record is walked as its
+ * mirror (wg_solid), whose id it shares. */
 static int recorded_walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop,
-                         wg_tensor **start)
+                         size_t *top)
 {
-    *start = NULL;
+    *top = 0;
     if (!wg_not_in_backward(t, "grad_of")) return -1;
     t->in_walk = true;
-    int rc = walk(t, k, outs, seeds, stop, start);
+    int rc = walk(t, k, outs, seeds, stop, top);
     t->in_walk = false;
     t->bw_node = NULL;
     return rc;
 }
-static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop,
-                wg_tensor **start)
+static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *seeds, uint32_t stop, size_t *top)
 {
-    *start = newest_req(k, outs);
-    if (!*start || (*start)->id < stop) return 0; /* no wanted node is older than an output */
-    const size_t n0 = (size_t)(*start)->id + 1;
+    *top = newest_req(k, outs);
+    if (!*top || *top - 1 < stop) return 0; /* no wanted node is older than an output */
+    const size_t n0 = *top;
     if (!wg_idmap_reserve(t, &t->gmap, &t->gmap_cap, n0)) return -1;
     memset(t->gmap + stop, 0, (n0 - stop) * sizeof *t->gmap);
     wg_tensor *(*add)(wg_tape *, wg_tensor *, wg_tensor *) = wg_op_table[WG_OP_add]->binary;
     for (int j = 0; j < k; j++) {
         wg_tensor *out = outs[j];
-        if (!(out->flags & WG_F_REQ) || out->id < stop) continue;
+        const uint32_t id = wg_h_id(out);
+        if (!wg_h_req(out) || id < stop) continue;
         wg_tensor *s = seeds && seeds[j] ? seeds[j] : wg_full_like(t, out, 1);
         if (!s) return -1;
-        t->gmap[out->id] = t->gmap[out->id] ? add(t, t->gmap[out->id], s) : s;
+        t->gmap[id] = t->gmap[id] ? add(t, t->gmap[id], s) : s;
     }
-    for (wg_tensor *n = *start; n && n->id > stop; n = n->prev) {
-        wg_tensor *gy = t->gmap[n->id];
-        if (!gy || (n->flags & WG_F_LEAF)) continue;
+    for (size_t id = n0 - 1; id > stop; id--) {
+        wg_tensor *gy = t->gmap[id];
+        if (!gy) continue;
+        wg_tensor *n = wg_solid(t, wg_handle_at(t, id));
+        if (!n) return -1;
+        if (n->flags & WG_F_LEAF) continue;
         if (!n->op->vjp_ops) {
             wg_tape_fail(t, WG_ERR_ARG,
                     "%s: no recorded VJP: a create-graph backward (second order) cannot pass through this op",
@@ -102,8 +107,9 @@ static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *see
         }
         t->bw_node = n;
         for (int i = 0, m = wg_node_n_in(n); i < m; i++) {
-            wg_tensor *x = wg_node_in(n, i);
-            if (!x || !(x->flags & WG_F_REQ) || x->id < stop) continue;
+            wg_tensor *x = wg_node_in(n, i); /* a node, or a record (a mirror's input) */
+            if (!x || !wg_h_req(x) || wg_h_id(x) < stop) continue;
+            const uint32_t xid = wg_h_id(x);
             wg_tensor *gx = n->op->vjp_ops(t, n, gy, i);
             if (!gx || t->status != WG_OK) {
                 if (t->status == WG_OK)
@@ -112,17 +118,17 @@ static int walk(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *const *see
                 t->bw_node = NULL;
                 return -1;
             }
-            t->gmap[x->id] = t->gmap[x->id] ? add(t, t->gmap[x->id], gx) : gx;
+            t->gmap[xid] = t->gmap[xid] ? add(t, t->gmap[xid], gx) : gx;
         }
     }
     t->bw_node = NULL;
     return t->status == WG_OK ? 0 : -1;
 }
 
-/* x's recorded cotangent after a walk from start, or zeros. */
-static wg_tensor *walked_grad(wg_tape *t, const wg_tensor *start, wg_tensor *x)
+/* x's recorded cotangent after a walk up to id top - 1, or zeros. */
+static wg_tensor *walked_grad(wg_tape *t, size_t top, wg_tensor *x)
 {
-    wg_tensor *g = start && x->id <= start->id ? t->gmap[x->id] : NULL;
+    wg_tensor *g = x->id < top ? t->gmap[x->id] : NULL;
     return g ? g : wg_full_like(t, x, 0);
 }
 
@@ -135,6 +141,15 @@ typedef struct {
     uint32_t grad_epoch;
 } parked_leaf;
 
+/* The leaf of slot id that requires a gradient, or NULL. */
+static wg_tensor *req_leaf(const wg_tape *t, size_t id)
+{
+    const wg_rec *s = wg_slot(t, id);
+    if (!(s->tag & WG_R_FULL)) return NULL;
+    wg_tensor *x = s->in.node;
+    return (x->flags & (WG_F_LEAF | WG_F_REQ)) == (WG_F_LEAF | WG_F_REQ) ? x : NULL;
+}
+
 /* The numeric backward from outs with seeds, and each xs[i]'s gradient
  * written as a constant node gs[i] (gs non-NULL) or as doubles into flat
  * (the xs' elements in order; flat non-NULL).  Leaf buffers are parked. */
@@ -142,10 +157,9 @@ static int numeric_grads(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *c
                          wg_tensor *const *xs, wg_tensor **gs, double *flat)
 {
     if (!wg_not_in_backward(t, "grad_of")) return -1; /* before the parking: scratch is the pass's */
-    wg_tensor *start = newest_req(k, outs);
+    const size_t top = newest_req(k, outs);
     size_t n_leaves = 0;
-    for (wg_tensor *x = start; x; x = x->prev)
-        n_leaves += (x->flags & (WG_F_LEAF | WG_F_REQ)) == (WG_F_LEAF | WG_F_REQ);
+    for (size_t id = 0; id < top; id++) n_leaves += req_leaf(t, id) != NULL;
     if (n_leaves * sizeof(parked_leaf) > t->scratch_cap) {
         void *p = realloc(t->scratch, n_leaves * sizeof(parked_leaf));
         if (!p) {
@@ -157,8 +171,9 @@ static int numeric_grads(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *c
     }
     parked_leaf *park = t->scratch;
     size_t j = 0;
-    for (wg_tensor *x = start; x; x = x->prev) {
-        if ((x->flags & (WG_F_LEAF | WG_F_REQ)) != (WG_F_LEAF | WG_F_REQ)) continue;
+    for (size_t id = top; id-- > 0;) {
+        wg_tensor *x = req_leaf(t, id);
+        if (!x) continue;
         park[j++] = (parked_leaf){x, x->grad, x->gval.d, x->grad_epoch};
         x->grad = NULL; /* a fresh, zeroed buffer for this pass (wg_grad_buf) */
     }
@@ -172,7 +187,7 @@ static int numeric_grads(wg_tape *t, int k, wg_tensor *const *outs, wg_tensor *c
     for (int i = 0; i < n && rc == 0; i++) {
         wg_tensor *x = xs[i];
         const void *g = wg_grad(x);
-        if (x->id > (start ? start->id : 0) || !start) g = NULL; /* recorded later: out does not depend on it */
+        if (x->id >= top) g = NULL; /* recorded later: out does not depend on it */
         if (flat) {
             for (size_t e = 0; e < x->size; e++)
                 flat[off + e] = !g ? 0.0 : x->dtype == WG_F32 ? (double)((const float *)g)[e] : ((const double *)g)[e];
@@ -195,7 +210,8 @@ int wg_grad_of(wg_tape *t, wg_tensor *out, const wg_tensor *seed, int n, wg_tens
 {
     if (!tape_ok(t, "grad_of")) return -1;
     wg_tensor *chk[2] = {out, (wg_tensor *)seed};
-    if (!wg_check_inputs(t, "grad_of", seed ? 2 : 1, chk) || !check_list(t, "grad_of", n, xs)) return -1;
+    if (!wg_check_inputs(t, "grad_of", seed ? 2 : 1, chk) || !(xs = check_list(t, "grad_of", n, xs))) return -1;
+    out = chk[0], seed = chk[1];
     if (n > 0 && !gs) {
         wg_tape_fail(t, WG_ERR_ARG, "grad_of: the output array gs is NULL");
         return -1;
@@ -205,12 +221,13 @@ int wg_grad_of(wg_tape *t, wg_tensor *out, const wg_tensor *seed, int n, wg_tens
         wg_tensor *s = (wg_tensor *)seed;
         return numeric_grads(t, 1, &out, &s, n, xs, gs, NULL);
     }
-    wg_tensor *start, *s = (wg_tensor *)seed;
+    wg_tensor *s = (wg_tensor *)seed;
+    size_t top;
     uint32_t oldest = UINT32_MAX; /* the walk ends at the oldest x */
     for (int i = 0; i < n; i++) oldest = xs[i]->id < oldest ? xs[i]->id : oldest;
-    if (recorded_walk(t, 1, &out, &s, oldest, &start) != 0) return -1;
+    if (recorded_walk(t, 1, &out, &s, oldest, &top) != 0) return -1;
     for (int i = 0; i < n; i++)
-        if (!(gs[i] = walked_grad(t, start, xs[i]))) return -1;
+        if (!(gs[i] = walked_grad(t, top, xs[i]))) return -1;
     return 0;
 }
 
@@ -219,22 +236,27 @@ int wg_backward_ex(wg_tape *t, wg_tensor *out, const wg_tensor *seed, unsigned f
     if (!(flags & WG_CREATE_GRAPH)) return seed ? wg_backward_seed(t, out, seed) : wg_backward(t, out);
     if (!tape_ok(t, "backward")) return -1;
     wg_tensor *chk[2] = {out, (wg_tensor *)seed};
-    if (!wg_check_inputs(t, "backward", seed ? 2 : 1, chk) || !wg_seed_ok(t, out, seed)) return -1;
-    wg_tensor *start, *s = (wg_tensor *)seed;
-    if (recorded_walk(t, 1, &out, &s, 0, &start) != 0) return -1;
-    if (!start) return 0;
+    if (!wg_check_inputs(t, "backward", seed ? 2 : 1, chk)) return -1;
+    out = chk[0], seed = chk[1];
+    if (!wg_seed_ok(t, out, seed)) return -1;
+    wg_tensor *s = (wg_tensor *)seed;
+    size_t top;
+    if (recorded_walk(t, 1, &out, &s, 0, &top) != 0) return -1;
+    if (!top) return 0;
     if (++t->epoch == 0) t->epoch = 1;
     wg_tensor *(*add)(wg_tape *, wg_tensor *, wg_tensor *) = wg_op_table[WG_OP_add]->binary;
     /* Every leaf the walk reached: its value into its own buffer, its node
      * into lgrad, both accumulating as PyTorch's .grad does. */
-    for (wg_tensor *x = start; x; x = x->prev) {
-        wg_tensor *g = (x->flags & WG_F_LEAF) ? t->gmap[x->id] : NULL;
+    for (size_t id = top; id-- > 0;) {
+        const wg_rec *sl = wg_slot(t, id);
+        wg_tensor *x = (sl->tag & WG_R_FULL) ? sl->in.node : NULL;
+        wg_tensor *g = x && (x->flags & WG_F_LEAF) ? t->gmap[id] : NULL;
         if (!g) continue;
         void *buf = wg_grad_buf(x);
         if (!buf || !wg_idmap_reserve(t, &t->lgrad, &t->lgrad_cap, x->id)) return -1;
         WG_TYPED(x->dtype, {
             T *b = buf;
-            const T *gp = g->data;
+            const T *gp = wg_is_rec(g) ? (const T *)&((const wg_rec *)g)->val : (const T *)g->data; /* a record: 0-d */
             for (size_t e = 0; e < x->size; e++) b[e] += gp[e];
         });
         t->lgrad[x->id] = t->lgrad[x->id] ? add(t, t->lgrad[x->id], g) : g;
@@ -246,9 +268,11 @@ int wg_backward_ex(wg_tape *t, wg_tensor *out, const wg_tensor *seed, unsigned f
     return 0;
 }
 
-wg_tensor *wg_grad_tensor(const wg_tensor *x)
+wg_tensor *wg_grad_tensor(const wg_tensor *x_)
 {
-    if (!wg_reader_ok(x, "grad_tensor")) return NULL;
+    wg_tensor view;
+    const wg_tensor *x = wg_reader(x_, "grad_tensor", &view);
+    if (!x) return NULL;
     const wg_tape *t = x->tape;
     return x->id < t->lgrad_hi ? t->lgrad[x->id] : NULL;
 }
@@ -265,6 +289,7 @@ static int set_tangent(wg_tape *t, const char *fn, int level, wg_tensor *x, wg_t
     }
     wg_tensor *xs[2] = {x, tx};
     if (!wg_check_inputs(t, fn, 2, xs)) return -1;
+    x = xs[0], tx = xs[1];
     if (x->dtype != tx->dtype || x->ndim != tx->ndim || memcmp(x->shape, tx->shape, sizeof x->shape) != 0) {
         char sx[80], st[80];
         wg_tape_fail(t, WG_ERR_SHAPE, "%s: the tangent must match the tensor: tensor is %s, tangent is %s", fn,
@@ -286,9 +311,11 @@ int wg_set_tangent_at(wg_tape *t, int level, wg_tensor *x, wg_tensor *tx)
     return set_tangent(t, "set_tangent_at", level, x, tx);
 }
 
-static wg_tensor *tangent(const wg_tensor *x, const char *fn, int level)
+static wg_tensor *tangent(const wg_tensor *x_, const char *fn, int level)
 {
-    if (!wg_reader_ok(x, fn)) return NULL;
+    wg_tensor view;
+    const wg_tensor *x = wg_reader(x_, fn, &view);
+    if (!x) return NULL;
     wg_tape *t = x->tape;
     if (level < 0 || level >= WG_TANGENT_LEVELS) {
         if (t->status == WG_OK)
@@ -334,7 +361,7 @@ static int scalar_out(wg_tape *t, const char *fn, const wg_tensor *out)
 
 int wg_hessian_of(wg_tape *t, wg_tensor *out, int n, wg_tensor *const *xs, double *H)
 {
-    if (!tape_ok(t, "hessian") || !wg_check_inputs(t, "hessian", 1, &out) || !check_list(t, "hessian", n, xs))
+    if (!tape_ok(t, "hessian") || !wg_check_inputs(t, "hessian", 1, &out) || !(xs = check_list(t, "hessian", n, xs)))
         return -1;
     if (!scalar_out(t, "hessian", out)) return -1;
     if (!H) {
@@ -344,6 +371,8 @@ int wg_hessian_of(wg_tape *t, wg_tensor *out, int n, wg_tensor *const *xs, doubl
     const size_t N = total_size(n, xs);
     wg_tensor *small[16], **g = n <= 16 ? small : wg_arena_alloc(t, (size_t)n * sizeof *g);
     if (!g || wg_grad_of(t, out, NULL, n, xs, g, true) != 0) return -1;
+    for (int i = 0; i < n; i++)
+        if (!(g[i] = wg_solid(t, g[i]))) return -1; /* read below as nodes */
     size_t row = 0;
     for (int i = 0; i < n; i++) {
         /* Row r of H: the gradient of g_i[e] = the backward from g_i seeded with e. */
@@ -361,7 +390,8 @@ int wg_hessian_of(wg_tape *t, wg_tensor *out, int n, wg_tensor *const *xs, doubl
 
 int wg_jacobian_of(wg_tape *t, wg_tensor *out, int n, wg_tensor *const *xs, double *J)
 {
-    if (!tape_ok(t, "jacobian") || !wg_check_inputs(t, "jacobian", 1, &out) || !check_list(t, "jacobian", n, xs))
+    if (!tape_ok(t, "jacobian") || !wg_check_inputs(t, "jacobian", 1, &out) ||
+        !(xs = check_list(t, "jacobian", n, xs)))
         return -1;
     if (!J) {
         wg_tape_fail(t, WG_ERR_ARG, "jacobian: the result array is NULL");
@@ -381,8 +411,8 @@ int wg_jacobian_of(wg_tape *t, wg_tensor *out, int n, wg_tensor *const *xs, doub
 
 int wg_hvp_of(wg_tape *t, wg_tensor *out, int n, wg_tensor *const *xs, wg_tensor *const *v, wg_tensor **hv)
 {
-    if (!tape_ok(t, "hvp") || !wg_check_inputs(t, "hvp", 1, &out) || !check_list(t, "hvp", n, xs) ||
-        !check_list(t, "hvp", n, v))
+    if (!tape_ok(t, "hvp") || !wg_check_inputs(t, "hvp", 1, &out) || !(xs = check_list(t, "hvp", n, xs)) ||
+        !(v = check_list(t, "hvp", n, v)))
         return -1;
     if (!scalar_out(t, "hvp", out)) return -1;
     if (n > 0 && !hv) {

@@ -5,9 +5,11 @@
  * wg_tape_reset rewinds to the first block and keeps the chain, so a loop
  * that records the same graph every step does no malloc after its first step.
  *
- * Order: nodes are linked newest-to-oldest through `prev`.  A node can only
- * use nodes recorded before it, so that walk is a reverse topological order
- * and backward is a plain loop: no graph search, no recursion, no node array.
+ * Order: every node has a slot, by id, in the tape's chunks (the compact
+ * scalar tape, wg_internal.h): a full node's slot points at it, a scalar
+ * record is its slot.  A node can only use nodes recorded before it, so the
+ * slots from the newest down are a reverse topological order and backward
+ * is a plain loop: no graph search, no recursion.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -39,6 +41,7 @@ wg_tape *wg_tape_new_limited(size_t max_bytes)
         return NULL;
     }
     t->limit = max_bytes;
+    t->max_slots = max_bytes ? max_bytes / sizeof(wg_rec) : 0;
     t->gen = 1;
     const char *env = getenv("WG_ANOMALY");
     t->anomaly = env && env[0] && strcmp(env, "0") != 0;
@@ -91,8 +94,10 @@ void wg_tape_reset(wg_tape *t)
     }
     for (struct wg_block *b = t->first; b; b = b->next) b->used = 0;
     t->cur = t->first;
-    t->last = NULL;
     t->n_nodes = 0;
+    t->n_recs = 0;
+    t->adj_n = 0;
+    t->slot = t->slot_end = NULL; /* wg_slot_more goes back to the first chunk */
     if (++t->gen == 0) t->gen = 1;
     t->status = WG_OK;
     t->err[0] = 0;
@@ -109,7 +114,10 @@ void wg_tape_free(wg_tape *t)
     free(t->gmap);
     free(t->lgrad);
     free(t->scratch);
-    free(t->order);
+    for (size_t i = 0; i < t->n_chunk; i++) free((char *)t->chunk[i] - WG_CHUNK_HDR);
+    free(t->chunk);
+    free(t->adj);
+    free(t->mirror);
     free(t);
 }
 
@@ -126,7 +134,7 @@ size_t wg_tape_nodes(const wg_tape *t) { return t ? t->n_nodes : 0; }
  * than on every allocation. */
 static size_t bytes_used(const wg_tape *t)
 {
-    size_t n = 0;
+    size_t n = t->n_nodes * sizeof(wg_rec) + t->adj_n * sizeof(wg_adj); /* slots, this pass's adjoints */
     for (const struct wg_block *b = t->first; b; b = b->next) n += b->used;
     return n;
 }
@@ -205,8 +213,7 @@ static void arena_fail(wg_tape *t, size_t bytes)
 
 /* `bytes` rounded up to a multiple of `align` (a power of two <= WG_ALIGN) at
  * an address aligned to it.  Values and gradients take WG_ALIGN; nodes take
- * WG_NODE_ALIGN, so a 160-byte node costs 160 bytes, not 192: a long scalar
- * chain streams 17% less memory through backward (bench/README.md). */
+ * WG_NODE_ALIGN (8), so a node costs its size and no padding. */
 static void *arena_alloc(wg_tape *t, size_t bytes, size_t align)
 {
     if (bytes > SIZE_MAX - WG_ALIGN) {
@@ -251,16 +258,58 @@ bump:;
 
 void *wg_arena_alloc(wg_tape *t, size_t bytes) { return arena_alloc(t, bytes, WG_ALIGN); }
 
+/* ---- slots -------------------------------------------------------------- */
+
+/* The slots of ids from n_nodes on: the chunk that holds n_nodes (a new one
+ * at a chunk boundary, or the kept one after a reset), up to its end or the
+ * limit's count of slots. */
+wg_rec *wg_slot_more(wg_tape *t)
+{
+    const size_t id = t->n_nodes, k = id >> WG_CHUNK_SHIFT;
+    if ((t->max_slots && id >= t->max_slots) || id >= UINT32_MAX) {
+        arena_fail(t, sizeof(wg_rec));
+        return NULL;
+    }
+    if (k >= t->n_chunk) {
+        if (t->n_chunk == t->chunk_cap) {
+            size_t nc = t->chunk_cap ? 2 * t->chunk_cap : 8;
+            wg_rec **p = realloc(t->chunk, nc * sizeof *p);
+            if (!p) {
+                arena_fail(t, nc * sizeof *p);
+                return NULL;
+            }
+            t->chunk = p;
+            t->chunk_cap = nc;
+        }
+        /* 2 MiB-aligned, so a record's address leads to the header and its
+         * tape; the pages past the slots in use are never touched. */
+        unsigned char *mem = aligned_alloc(WG_CHUNK_BYTES, WG_CHUNK_BYTES);
+        if (!mem) {
+            arena_fail(t, WG_CHUNK_BYTES);
+            return NULL;
+        }
+        ((wg_chunk_hdr *)mem)->tape = t;
+        t->chunk[t->n_chunk++] = (wg_rec *)(mem + WG_CHUNK_HDR);
+    }
+    size_t end = (k + 1) << WG_CHUNK_SHIFT;
+    if (t->max_slots && end > t->max_slots) end = t->max_slots;
+    t->slot = t->chunk[k] + (id & (WG_CHUNK_SLOTS - 1));
+    t->slot_end = t->chunk[k] + (end - (k << WG_CHUNK_SHIFT));
+    return t->slot;
+}
+
 /* ---- nodes -------------------------------------------------------------- */
 
-/* A node of op, linked as the tape's newest; its value's storage is the
- * caller's (inline for one element). */
+/* A node of op, the tape's newest; its value's storage is the caller's
+ * (inline for one element). */
 static wg_tensor *node_alloc(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape)
 {
     t->op_name = op->name;
     wg_tensor *n = arena_alloc(t, sizeof *n, WG_NODE_ALIGN);
     if (!n) return NULL;
-    wg_node_init(t, n, op, dt, ndim, shape);
+    wg_rec *s = wg_slot_take(t);
+    if (!s) return NULL;
+    wg_node_init(t, s, n, op, dt, ndim, shape);
     wg_node_set_inputs(n, NULL, NULL);
     n->val.d = 0;
     n->attr.i[0] = n->attr.i[1] = n->attr.i[2] = 0;
@@ -302,8 +351,8 @@ wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const
     wg_tensor *n = node_alloc(t, op, dt, ndim, shape);
     if (!n) return NULL;
     if (n->size > 1 && !(n->data = wg_arena_alloc(t, n->size * wg_dtype_size(dt)))) {
-        t->last = n->prev; /* unlink: the tape holds no node without storage */
-        t->n_nodes--;
+        t->n_nodes--; /* give the slot back: the tape holds no node without storage */
+        t->slot--;
         return NULL;
     }
     return n;
@@ -470,6 +519,10 @@ void *wg_grad_first(wg_tensor *x, bool *first)
 
 char *wg_fmt_shape(const wg_tensor *x, char *buf, size_t len)
 {
+    if (wg_is_rec(x)) {
+        snprintf(buf, len, "%s[]", wg_h_dtype(x) == WG_F32 ? "f32" : "f64");
+        return buf;
+    }
     int k = snprintf(buf, len, "%s[", x->dtype == WG_F32 ? "f32" : "f64");
     for (int i = 0; i < x->ndim && k > 0 && (size_t)k < len; i++)
         k += snprintf(buf + k, len - (size_t)k, i ? ",%lld" : "%lld", (long long)x->shape[i]);
@@ -498,6 +551,13 @@ static bool in_blocks(const struct wg_block *b, const void *p)
 static const char *handle_problem(const wg_tape *t, const wg_tensor *x)
 {
     if (!x) return "is NULL";
+    if (!t->check_handles && wg_is_rec(x)) { /* no records are made while handles are checked */
+        const wg_rec *r = (const wg_rec *)x;
+        if (wg_rec_tape(r) != t) return "belongs to another tape";
+        /* A slot past the newest, or a node's: a record of an earlier pass. */
+        if ((r->tag & WG_R_FULL) || r->id >= t->n_nodes) return "was recorded before the last wg_tape_reset";
+        return NULL;
+    }
     if (t->check_handles) {
         if (in_blocks(t->retired, x)) return "was recorded before the last wg_tape_reset";
         if (!in_blocks(t->first, x)) return "belongs to another tape"; /* or is no handle: not read */
@@ -507,7 +567,7 @@ static const char *handle_problem(const wg_tape *t, const wg_tensor *x)
     return NULL;
 }
 
-int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
+int wg_check_handles(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
 {
     if (t->status != WG_OK) return 0;
     t->op_name = op;
@@ -519,6 +579,26 @@ int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
         }
     }
     return 1;
+}
+
+int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor **xs)
+{
+    if (!wg_check_handles(t, op, n, xs)) return 0;
+    for (int i = 0; i < n; i++)
+        if (xs[i] && wg_is_rec(xs[i]) && !(xs[i] = wg_solid(t, xs[i]))) return 0;
+    return 1;
+}
+
+wg_tensor *const *wg_check_list(wg_tape *t, const char *op, int n, wg_tensor *const *xs)
+{
+    if (!wg_check_handles(t, op, n, xs)) return NULL;
+    int i = 0;
+    while (i < n && !wg_is_rec(xs[i])) i++;
+    if (i == n) return xs;
+    wg_tensor **copy = wg_arena_alloc(t, (size_t)n * sizeof *copy);
+    if (!copy) return NULL;
+    memcpy(copy, xs, (size_t)n * sizeof *copy);
+    return wg_check_inputs(t, op, n, copy) ? copy : NULL;
 }
 
 bool wg_tape_check_handle(wg_tape *t, const char *fn, const char *name, const wg_tensor *x)
@@ -538,9 +618,53 @@ bool wg_tape_check_handle(wg_tape *t, const char *fn, const char *name, const wg
  * "fn: invalid handle: ...".  A handle whose memory the tape reused for a
  * later node cannot be told from that node unless the tape checks handles
  * (wg_tensor.h). */
+/* A record read as a node: op, dtype, 0-d, its value and id, its inputs'
+ * handles, and its adjoint as the gradient when backward gave it one. */
+static void rec_view(const wg_rec *r, wg_tensor *v)
+{
+    wg_tape *t = wg_rec_tape(r);
+    memset(v, 0, sizeof *v);
+    v->op = wg_op_table[r->op];
+    v->tape = t;
+    v->gen = t->gen;
+    v->id = r->id;
+    v->dtype = (uint8_t)wg_h_dtype((const wg_tensor *)r);
+    for (int i = 0; i < WG_MAX_DIMS; i++) v->shape[i] = 1;
+    v->size = 1;
+    v->data = (void *)&r->val;
+    v->flags = (r->tag & WG_R_REQ) ? WG_F_REQ : 0;
+    v->n_in = (uint8_t)v->op->arity;
+    for (int i = 0; i < v->n_in; i++) v->in[i] = wg_handle_at(t, r->in.x[i]);
+    memcpy(&v->val, &r->val, sizeof v->val);
+    if (t->adj_epoch == t->epoch && r->id < t->adj_n && t->adj[r->id].bits != WG_ADJ_NONE) {
+        v->grad = v->dtype == WG_F32 ? (void *)&t->adj[r->id].f[1] : (void *)&t->adj[r->id].d;
+        v->grad_epoch = t->epoch;
+    }
+}
+
+const wg_tensor *wg_reader(const wg_tensor *x, const char *fn, wg_tensor *view)
+{
+    if (!x) return NULL;
+    if (!wg_is_rec(x) && (x->flags & WG_F_MIRROR) && wg_reader_ok(x, fn)) x = x->aux; /* read its record */
+    if (!wg_is_rec(x)) return wg_reader_ok(x, fn) ? x : NULL;
+    const wg_rec *r = (const wg_rec *)x;
+    wg_tape *t = wg_rec_tape(r);
+    if ((r->tag & WG_R_FULL) || r->id >= t->n_nodes) {
+        if (t->status == WG_OK)
+            wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: the tensor was recorded before the last wg_tape_reset", fn);
+        return NULL;
+    }
+    rec_view(r, view);
+    return view;
+}
+
 bool wg_reader_ok(const wg_tensor *x, const char *fn)
 {
     if (!x) return false;
+    if (wg_is_rec(x)) {
+        wg_tensor v;
+        return wg_reader(x, fn, &v) != NULL;
+    }
     wg_tape *t = x->tape;
     if (!t) return false;
     if (x->gen == t->gen && (!t->check_handles || in_blocks(t->first, x))) return true;
@@ -551,12 +675,15 @@ bool wg_reader_ok(const wg_tensor *x, const char *fn)
 
 static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags);
 
+/* x is a weak constant (never a record: numbers become leaves). */
+static bool is_weak(const wg_tensor *x) { return !wg_is_rec(x) && (x->flags & WG_F_WEAK); }
+
 int wg_retype_fresh_weak(wg_tape *t, wg_tensor *a, wg_tensor *b)
 {
-    wg_tensor *weak = (a->flags & WG_F_WEAK) ? a : (b->flags & WG_F_WEAK) ? b : NULL;
-    if (!weak || weak != t->last || weak->size != 1) return 0;
+    wg_tensor *weak = is_weak(a) ? a : is_weak(b) ? b : NULL;
+    if (!weak || weak->id + 1 != t->n_nodes || weak->size != 1) return 0;
     wg_tensor *other = weak == a ? b : a;
-    weak->dtype = other->dtype;
+    weak->dtype = (uint8_t)wg_h_dtype(other);
     if (weak->dtype == WG_F32)
         weak->val.f = (float)weak->attr.c;
     else
@@ -566,11 +693,11 @@ int wg_retype_fresh_weak(wg_tape *t, wg_tensor *a, wg_tensor *b)
 
 int wg_unify_dtypes(wg_tape *t, const char *op, wg_tensor **a, wg_tensor **b)
 {
-    if ((*a)->dtype == (*b)->dtype || wg_retype_fresh_weak(t, *a, *b)) return 1;
-    wg_tensor **weak = ((*a)->flags & WG_F_WEAK) ? a : ((*b)->flags & WG_F_WEAK) ? b : NULL;
+    if (wg_h_dtype(*a) == wg_h_dtype(*b) || wg_retype_fresh_weak(t, *a, *b)) return 1;
+    wg_tensor **weak = is_weak(*a) ? a : is_weak(*b) ? b : NULL;
     if (weak) {
         wg_tensor *other = weak == a ? *b : *a;
-        *weak = const_node(t, (wg_dtype)other->dtype, (*weak)->attr.c, WG_F_LEAF | WG_F_WEAK);
+        *weak = const_node(t, (wg_dtype)wg_h_dtype(other), (*weak)->attr.c, WG_F_LEAF | WG_F_WEAK);
         return *weak != NULL;
     }
     char sa[80], sb[80];
@@ -635,9 +762,8 @@ static int tape_ok(wg_tape *t, const char *fn)
 
 static wg_tensor *const_node(wg_tape *t, wg_dtype dt, double v, uint8_t flags)
 {
-    wg_tensor *n = wg_node_new_scalar(t, &wg_op_leaf, dt);
+    wg_tensor *n = node_alloc(t, &wg_op_leaf, dt, 0, NULL);
     if (!n) return NULL;
-    wg_node_set_inputs(n, NULL, NULL);
     n->flags = flags;
     n->attr.c = v;
     if (dt == WG_F32)
@@ -732,7 +858,8 @@ wg_tensor *wg_full_like(wg_tape *t, const wg_tensor *x, double v)
 {
     if (!tape_ok(t, "full_like")) return NULL;
     wg_tensor *xs[1] = {(wg_tensor *)x};
-    if (!wg_check_inputs(t, "full_like", 1, xs)) return NULL;
+    if (!wg_check_handles(t, "full_like", 1, xs)) return NULL;
+    if (wg_is_rec(x)) return wg_full(t, (wg_dtype)wg_h_dtype(x), 0, NULL, v);
     return wg_full(t, (wg_dtype)x->dtype, x->ndim, x->shape, v);
 }
 
@@ -744,19 +871,49 @@ wg_tensor *wg_const_like(wg_tape *t, const wg_tensor *like, const void *data)
 }
 
 /* ---- reading ------------------------------------------------------------ */
+/* Each reader reads a node, or a record through its view (wg_reader). */
+#define READ(x, fn) \
+    wg_tensor view_; \
+    const wg_tensor *r_ = wg_reader(x, fn, &view_)
 
-wg_dtype wg_dtype_of(const wg_tensor *x) { return wg_reader_ok(x, "dtype_of") ? (wg_dtype)x->dtype : WG_F32; }
-int wg_ndim(const wg_tensor *x) { return wg_reader_ok(x, "ndim") ? x->ndim : 0; }
-const int64_t *wg_shape(const wg_tensor *x) { return wg_reader_ok(x, "shape") ? x->shape : NULL; }
-size_t wg_numel(const wg_tensor *x) { return wg_reader_ok(x, "numel") ? x->size : 0; }
-bool wg_requires_grad(const wg_tensor *x) { return wg_reader_ok(x, "requires_grad") && (x->flags & WG_F_REQ); }
-const void *wg_data(const wg_tensor *x) { return wg_reader_ok(x, "data") ? x->data : NULL; }
+wg_dtype wg_dtype_of(const wg_tensor *x)
+{
+    READ(x, "dtype_of");
+    return r_ ? (wg_dtype)r_->dtype : WG_F32;
+}
+int wg_ndim(const wg_tensor *x)
+{
+    READ(x, "ndim");
+    return r_ ? r_->ndim : 0;
+}
+static const int64_t scalar_shape[WG_MAX_DIMS] = {1, 1, 1, 1}; /* a record's: 0-d, padded with 1s as a node's */
+const int64_t *wg_shape(const wg_tensor *x)
+{
+    READ(x, "shape");
+    return !r_ ? NULL : r_ == &view_ ? scalar_shape : r_->shape;
+}
+size_t wg_numel(const wg_tensor *x)
+{
+    READ(x, "numel");
+    return r_ ? r_->size : 0;
+}
+bool wg_requires_grad(const wg_tensor *x)
+{
+    READ(x, "requires_grad");
+    return r_ && (r_->flags & WG_F_REQ);
+}
+const void *wg_data(const wg_tensor *x)
+{
+    READ(x, "data");
+    return r_ ? r_->data : NULL;
+}
 
 int64_t wg_dim(const wg_tensor *x, int axis)
 {
-    if (!wg_reader_ok(x, "dim")) return 0;
-    int a = wg_norm_axis(axis, x->ndim);
-    return a < 0 ? 0 : x->shape[a];
+    READ(x, "dim");
+    if (!r_) return 0;
+    int a = wg_norm_axis(axis, r_->ndim);
+    return a < 0 ? 0 : r_->shape[a];
 }
 
 static double read_at(int dt, const void *p, size_t i)
@@ -766,8 +923,9 @@ static double read_at(int dt, const void *p, size_t i)
 
 double wg_get(const wg_tensor *x, size_t i)
 {
-    if (!wg_reader_ok(x, "get") || i >= x->size) return NAN;
-    return read_at(x->dtype, x->data, i);
+    READ(x, "get");
+    if (!r_ || i >= r_->size) return NAN;
+    return read_at(r_->dtype, r_->data, i);
 }
 
 double wg_item(const wg_tensor *x) { return wg_get(x, 0); }
@@ -779,13 +937,18 @@ static const void *grad_of(const wg_tensor *x)
     return x->grad;
 }
 
-const void *wg_grad(const wg_tensor *x) { return wg_reader_ok(x, "grad") ? grad_of(x) : NULL; }
+const void *wg_grad(const wg_tensor *x)
+{
+    READ(x, "grad");
+    return r_ ? grad_of(r_) : NULL;
+}
 
 double wg_grad_get(const wg_tensor *x, size_t i)
 {
-    if (!wg_reader_ok(x, "grad_get") || i >= x->size) return NAN;
-    const void *g = grad_of(x);
-    return g ? read_at(x->dtype, g, i) : 0.0;
+    READ(x, "grad_get");
+    if (!r_ || i >= r_->size) return NAN;
+    const void *g = grad_of(r_);
+    return g ? read_at(r_->dtype, g, i) : 0.0;
 }
 
 double wg_grad_item(const wg_tensor *x) { return wg_grad_get(x, 0); }
@@ -797,28 +960,72 @@ char *wg_shape_str(const wg_tensor *x, char *buf, size_t len)
         snprintf(buf, len, "(null)");
         return buf;
     }
-    if (!wg_reader_ok(x, "shape_str")) {
+    READ(x, "shape_str");
+    if (!r_) {
         snprintf(buf, len, "(stale)");
         return buf;
     }
-    return wg_fmt_shape(x, buf, len);
+    return wg_fmt_shape(r_, buf, len);
 }
 
 /* ---- walking the tape ---------------------------------------------------- */
 
-wg_tensor *wg_tape_last(const wg_tape *t) { return t ? t->last : NULL; }
-wg_tensor *wg_prev(const wg_tensor *x) { return wg_reader_ok(x, "prev") ? x->prev : NULL; }
-size_t wg_node_index(const wg_tensor *x) { return wg_reader_ok(x, "node_index") ? x->id : 0; }
-const char *wg_op_name(const wg_tensor *x) { return !x ? "(null)" : wg_reader_ok(x, "op_name") ? x->op->name : "(stale)"; }
-bool wg_is_leaf(const wg_tensor *x) { return wg_reader_ok(x, "is_leaf") && (x->flags & WG_F_LEAF); }
+wg_tensor *wg_tape_last(const wg_tape *t) { return t && t->n_nodes ? wg_handle_at(t, t->n_nodes - 1) : NULL; }
+wg_tensor *wg_prev(const wg_tensor *x)
+{
+    READ(x, "prev");
+    return r_ && r_->id > 0 ? wg_handle_at(r_->tape, r_->id - 1) : NULL;
+}
+size_t wg_node_index(const wg_tensor *x)
+{
+    READ(x, "node_index");
+    return r_ ? r_->id : 0;
+}
+const char *wg_op_name(const wg_tensor *x)
+{
+    if (!x) return "(null)";
+    READ(x, "op_name");
+    return r_ ? r_->op->name : "(stale)";
+}
+bool wg_is_leaf(const wg_tensor *x)
+{
+    READ(x, "is_leaf");
+    return r_ && (r_->flags & WG_F_LEAF);
+}
 
-
-int wg_n_inputs(const wg_tensor *x) { return wg_reader_ok(x, "n_inputs") ? wg_node_n_in(x) : 0; }
+int wg_n_inputs(const wg_tensor *x)
+{
+    READ(x, "n_inputs");
+    return r_ ? wg_node_n_in(r_) : 0;
+}
 
 wg_tensor *wg_input(const wg_tensor *x, int i)
 {
-    if (!wg_reader_ok(x, "input") || i < 0 || i >= wg_node_n_in(x)) return NULL;
-    return wg_node_in(x, i);
+    READ(x, "input");
+    if (!r_ || i < 0 || i >= wg_node_n_in(r_)) return NULL;
+    wg_tensor *in = wg_node_in(r_, i);
+    return in && !wg_is_rec(in) && (in->flags & WG_F_MIRROR) ? in->aux : in; /* a record, as the user holds it */
+}
+
+/* ---- records' mirrors ------------------------------------------------------ */
+
+wg_tensor *wg_solid(wg_tape *t, wg_tensor *x)
+{
+    if (!wg_is_rec(x)) return x;
+    wg_rec *r = (wg_rec *)x;
+    if (r->tag & WG_R_MIRROR) return t->mirror[r->id];
+    if (!wg_idmap_reserve(t, &t->mirror, &t->mirror_cap, r->id)) return NULL;
+    wg_tensor *m = arena_alloc(t, sizeof *m, WG_NODE_ALIGN);
+    if (!m) return NULL;
+    rec_view(r, m); /* the record's fields, its value copied */
+    m->data = &m->val;
+    m->grad = NULL; /* its own, added into the record's adjoint when backward reaches the id */
+    m->grad_epoch = 0;
+    m->flags |= WG_F_MIRROR;
+    m->aux = r;
+    t->mirror[r->id] = m;
+    r->tag |= WG_R_MIRROR;
+    return m;
 }
 
 /* ---- backward ----------------------------------------------------------- */
@@ -837,6 +1044,9 @@ static int vjp_made_nonfinite(const wg_tensor *n, uint32_t epoch)
 int wg_seed_ok(wg_tape *t, const wg_tensor *out, const wg_tensor *seed)
 {
     char so[80], ss[80];
+    wg_tensor vo, vs;
+    if (wg_is_rec(out)) rec_view((const wg_rec *)out, &vo), out = &vo;
+    if (seed && wg_is_rec(seed)) rec_view((const wg_rec *)seed, &vs), seed = &vs;
     if (!seed && out->size != 1) {
         wg_tape_fail(t, WG_ERR_SHAPE, "backward: output must have one element without a seed, got %s",
                 wg_fmt_shape(out, so, sizeof so));
@@ -860,6 +1070,66 @@ int wg_not_in_backward(wg_tape *t, const char *fn)
     return 0;
 }
 
+/* The adjoints of the records with ids below hi, none received yet. */
+static int adj_prepare(wg_tape *t, size_t hi)
+{
+    if (hi > t->adj_cap) {
+        size_t nc = t->adj_cap * 2 > hi ? t->adj_cap * 2 : hi;
+        wg_adj *p = realloc(t->adj, nc * sizeof *p);
+        if (!p) {
+            wg_tape_fail(t, WG_ERR_NOMEM, "backward: out of memory for the gradients of %zu scalar nodes", hi);
+            return 0;
+        }
+        t->adj = p;
+        t->adj_cap = nc;
+    }
+    for (size_t i = 0; i < hi; i++) t->adj[i].bits = WG_ADJ_NONE;
+    t->adj_n = hi;
+    t->adj_epoch = t->epoch;
+    return 1;
+}
+
+/* The records' contributions to node n (0-d) added into its gradient, the
+ * first of the pass stored; 0 if its buffer could not be had. */
+static int adj_to_node(wg_tensor *n, const wg_adj *a)
+{
+    bool first;
+    void *g = wg_grad_slot(n, &first);
+    if (!g) return 0;
+    if (n->dtype == WG_F32)
+        *(float *)g = first ? a->f[1] : *(float *)g + a->f[1];
+    else
+        *(double *)g = first ? a->d : *(double *)g + a->d;
+    return 1;
+}
+
+/* A one-element tensor's value (a record's or a node's). */
+static double scalar_value(const wg_tensor *x)
+{
+    if (!wg_is_rec(x)) return read_at(x->dtype, x->data, 0);
+    const wg_rec *r = (const wg_rec *)x;
+    return (r->tag & WG_R_F32) ? (double)r->val.f : r->val.d;
+}
+
+/* Anomaly mode at a record: its gradient (is_out: as seeded), or after its
+ * VJP the gradients of its inputs, non-finite: reported on its mirror. */
+static __attribute__((cold, noinline)) int rec_anomaly(wg_tape *t, wg_rec *s, bool after)
+{
+    int k = after ? wg_op_table[s->op]->arity : 0;
+    bool bad = false;
+    if (!after) {
+        bad = (s->tag & WG_R_F32) ? !isfinite(t->adj[s->id].f[1]) : !isfinite(t->adj[s->id].d);
+    }
+    for (int i = 0; i < k && !bad; i++) {
+        const wg_adj *a = &t->adj[s->in.x[i]]; /* a node's too: its contributions from records */
+        if (a->bits != WG_ADJ_NONE) bad = (s->tag & WG_R_F32) ? !isfinite(a->f[1]) : !isfinite(a->d);
+    }
+    if (!bad) return 0;
+    wg_tensor *m = wg_solid(t, (wg_tensor *)s);
+    if (m) anomaly_report(m, "backward");
+    return 1;
+}
+
 int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor *const *seeds)
 {
     if (!t) {
@@ -867,22 +1137,34 @@ int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor 
         return -1;
     }
     if (!wg_not_in_backward(t, "backward")) return -1;
-    wg_tensor *start = NULL;
+    bool any = false;
+    size_t start = 0; /* the newest output's id */
     for (int j = 0; j < k; j++) {
         wg_tensor *xs[2] = {outs[j], seeds ? (wg_tensor *)seeds[j] : NULL};
-        if (!wg_check_inputs(t, "backward", xs[1] ? 2 : 1, xs)) return -1;
+        if (!wg_check_handles(t, "backward", xs[1] ? 2 : 1, xs)) return -1;
         if (!wg_seed_ok(t, outs[j], xs[1])) return -1;
-        if ((outs[j]->flags & WG_F_REQ) && (!start || outs[j]->id > start->id)) start = outs[j];
+        if (wg_h_req(outs[j]) && (!any || wg_h_id(outs[j]) > start)) start = wg_h_id(outs[j]), any = true;
     }
-    if (!start) return 0; /* nothing the outputs depend on needs a gradient */
+    if (!any) return 0; /* nothing the outputs depend on needs a gradient */
     if (++t->epoch == 0) t->epoch = 1; /* 0 is a fresh node's "never" */
     t->op_name = "backward";
+    if (t->n_recs && !adj_prepare(t, start + 1)) return -1;
     for (int j = 0; j < k; j++) {
         wg_tensor *out = outs[j];
-        if (!(out->flags & WG_F_REQ)) continue;
+        if (!wg_h_req(out)) continue;
+        const wg_tensor *seed = seeds ? seeds[j] : NULL;
+        if (wg_is_rec(out)) {
+            wg_rec *r = (wg_rec *)out;
+            double sv = seed ? scalar_value(seed) : 1.0;
+            if (r->tag & WG_R_F32)
+                wg_adj_add_f(t->adj, r->id, (float)sv);
+            else
+                wg_adj_add_d(t->adj, r->id, sv);
+            continue;
+        }
+        if (seed && wg_is_rec(seed) && !(seed = wg_solid(t, (wg_tensor *)seed))) return -1;
         void *g = wg_grad_buf(out);
         if (!g) return -1;
-        const wg_tensor *seed = seeds ? seeds[j] : NULL;
         WG_TYPED(out->dtype, {
             T *gp = g;
             if (seed) {
@@ -897,7 +1179,29 @@ int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor 
     const bool anomaly = t->anomaly;
     t->in_backward = true;
     t->bw_threads = wg_parts_threads(); /* once: the pass splits consistently */
-    for (wg_tensor *n = start; n; n = n->prev) {
+    for (size_t id = start + 1; id-- > 0;) {
+        wg_rec *s = wg_slot(t, id);
+        if (!(s->tag & WG_R_FULL)) {
+            /* A record: its mirror's gradient (from full nodes that used it)
+             * joins its own, then its VJP from the op's entry. */
+            if (s->tag & WG_R_MIRROR) {
+                wg_tensor *m = t->mirror[id];
+                if (m->grad && m->grad_epoch == epoch) {
+                    if (s->tag & WG_R_F32)
+                        wg_adj_add_f(t->adj, s->id, m->gval.f);
+                    else
+                        wg_adj_add_d(t->adj, s->id, m->gval.d);
+                }
+            }
+            if (t->adj[id].bits == WG_ADJ_NONE) continue;
+            if (anomaly && rec_anomaly(t, s, false)) break;
+            wg_op_table[s->op]->rec_vjp(t, s);
+            if (anomaly && rec_anomaly(t, s, true)) break;
+            continue;
+        }
+        wg_tensor *n = s->in.node;
+        /* What records gave a 0-d node, by its id, joins its gradient. */
+        if (t->n_recs && t->adj[id].bits != WG_ADJ_NONE && !adj_to_node(n, &t->adj[id])) break;
         /* A gradient of this pass is live exactly when grad_epoch == epoch
          * (wg_grad_buf stamps it after the buffer exists). */
         if (n->grad_epoch != epoch) continue;
@@ -950,31 +1254,6 @@ int wg_backward_seed(wg_tape *t, wg_tensor *out, const wg_tensor *seed)
 
 /* ---- replay ------------------------------------------------------------ */
 
-/* The nodes oldest first, for replay's forward walk (the list is linked
- * newest first): built by one walk back, kept until the tape changes. */
-static int replay_order(wg_tape *t)
-{
-    if (t->order && t->order_gen == t->gen && t->order_n == t->n_nodes) return 1;
-    if (t->order_cap < t->n_nodes) {
-        wg_tensor **p = realloc(t->order, t->n_nodes * sizeof *p);
-        if (!p) {
-            wg_tape_fail(t, WG_ERR_NOMEM, "replay: out of memory for the order of %zu nodes", t->n_nodes);
-            return 0;
-        }
-        t->order = p;
-        t->order_cap = t->n_nodes;
-    }
-    size_t i = t->n_nodes;
-    for (wg_tensor *n = t->last; n; n = n->prev) {
-        WG_ASSERT(i > 0);
-        t->order[--i] = n;
-    }
-    WG_ASSERT(i == 0);
-    t->order_gen = t->gen;
-    t->order_n = t->n_nodes;
-    return 1;
-}
-
 int wg_tape_replay(wg_tape *t)
 {
     if (!t) {
@@ -986,13 +1265,22 @@ int wg_tape_replay(wg_tape *t)
         wg_tape_fail(t, WG_ERR_ARG, "replay: called during backward (from a gradient hook)");
         return -1;
     }
-    if (!t->n_nodes || !replay_order(t)) return t->status == WG_OK ? 0 : -1;
     t->op_name = "replay";
-    wg_tensor **order = t->order;
     const size_t count = t->n_nodes;
     const bool anomaly = t->anomaly;
-    for (size_t i = 0; i < count; i++) {
-        wg_tensor *n = order[i];
+    for (size_t id = 0; id < count; id++) {
+        wg_rec *s = wg_slot(t, id);
+        if (!(s->tag & WG_R_FULL)) {
+            wg_op_table[s->op]->rec_fwd(t, s);
+            if (s->tag & WG_R_MIRROR) memcpy(&t->mirror[id]->val, &s->val, sizeof s->val);
+            if (anomaly && !isfinite(scalar_value((wg_tensor *)s))) {
+                wg_tensor *m = wg_solid(t, (wg_tensor *)s);
+                if (m) anomaly_report(m, "replayed forward");
+                return -1;
+            }
+            continue;
+        }
+        wg_tensor *n = s->in.node;
         n->op->fwd(n);
         if (n->flags & WG_F_LEAF) { /* a new evaluation: no gradient yet (wg_tape_zero_grad) */
             if (n->grad) zero_bytes(n->grad, n->size * wg_dtype_size(n->dtype));
@@ -1004,9 +1292,11 @@ int wg_tape_replay(wg_tape *t)
     return 0;
 }
 
-int wg_leaf_set(wg_tensor *x, size_t i, double v)
+int wg_leaf_set(wg_tensor *x_, size_t i, double v)
 {
-    if (!wg_reader_ok(x, "leaf_set")) return -1;
+    READ(x_, "leaf_set");
+    const wg_tensor *x = r_; /* a record's view: not a leaf, an error below */
+    if (!x) return -1;
     wg_tape *t = x->tape;
     if (t->status != WG_OK) return -1;
     char sx[80];
@@ -1042,8 +1332,11 @@ void wg_tape_set_grad_hook(wg_tape *t, void (*fn)(wg_param *p, void *ctx), void 
 void wg_tape_zero_grad(wg_tape *t)
 {
     if (!t) return;
-    for (wg_tensor *n = t->last; n; n = n->prev)
-        if ((n->flags & WG_F_LEAF) && n->grad) memset(n->grad, 0, n->size * wg_dtype_size(n->dtype));
+    for (size_t id = 0; id < t->n_nodes; id++) {
+        wg_rec *s = wg_slot(t, id);
+        wg_tensor *n = (s->tag & WG_R_FULL) ? s->in.node : NULL;
+        if (n && (n->flags & WG_F_LEAF) && n->grad) memset(n->grad, 0, n->size * wg_dtype_size(n->dtype));
+    }
 }
 
 /* ---- parameters --------------------------------------------------------- */

@@ -143,10 +143,11 @@ wg_tensor *wg_custom(wg_tape *t, const wg_custom_op *op, int n, wg_tensor *const
         wg_tape_fail(t, WG_ERR_ARG, "%s: takes %d inputs, got %d%s", name, op->def.n_inputs, n, xs ? "" : " (NULL list)");
         return NULL;
     }
-    if (!wg_check_inputs(t, name, n, xs)) return NULL;
+    if (!wg_check_handles(t, name, n, xs)) return NULL;
     wg_tensor **saved = wg_arena_alloc(t, (size_t)n * sizeof *saved);
     if (!saved) return NULL;
     memcpy(saved, xs, (size_t)n * sizeof *saved);
+    if (!wg_check_inputs(t, name, n, saved)) return NULL; /* records as their mirrors */
     wg_args g = {.n = n, .x = saved};
     wg_tensor *node = wg_node_of(t, &op->op, &g);
     if (!node) return NULL;

@@ -175,20 +175,11 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
 {
     wg_tensor *xs[2] = {*a, *b};
     if (!wg_check_inputs(t, op->name, 2, xs)) return NULL;
+    *a = xs[0], *b = xs[1]; /* records are now their mirrors */
     if (!wg_unify_dtypes(t, op->name, a, b)) return NULL;
     xs[0] = *a, xs[1] = *b;
     wg_args g = {.n = 2, .x = xs};
     return wg_node_of(t, op, &g);
-}
-
-/* The scalar chains of expression code (x*a + b, 100,000 times) spent most
- * of their time in checks.  Two 0-d operands live on this tape, with no
- * error and no anomaly mode, can fail none of them but the dtype rule, so
- * the constructor skips straight to that and the node (bench/README.md,
- * scalar_chain). */
-static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
-{
-    return wg_scalar_live(t, a) && wg_scalar_live(t, b);
 }
 
 /* One binary op: forward expression of (A, B), and the per-element gradient
@@ -298,19 +289,46 @@ static inline bool scalar_fast(wg_tape *t, wg_tensor *a, wg_tensor *b)
     {                                                                                        \
         return wg_unify_dtypes(t, #name, &a, &b) ? wg__##name(t, a, b) : NULL;               \
     }                                                                                        \
+    /* The record's forward and VJP (the compact scalar tape, wg_internal.h): */         \
+    /* the same expressions on its inputs' slots. */                                        \
+    static void name##_rec_fwd(wg_tape *t, wg_rec *r)                                        \
+    {                                                                                        \
+        const wg_rec *sa = wg_slot(t, r->in.x[0]), *sb = wg_slot(t, r->in.x[1]);             \
+        WG_TYPED(WG_REC_DT(r), {                                                             \
+            const T A = WG_REC_IN(r, 0, sa, T), B = WG_REC_IN(r, 1, sb, T);                  \
+            (void)A, (void)B;                                                                \
+            *(T *)&r->val = (FWD);                                                           \
+        });                                                                                  \
+    }                                                                                        \
+    static void name##_rec_vjp(wg_tape *t, const wg_rec *r)                                  \
+    {                                                                                        \
+        const uint32_t ia = r->in.x[0], ib = r->in.x[1];                                     \
+        const wg_rec *sa = wg_slot(t, ia), *sb = wg_slot(t, ib);                             \
+        WG_TYPED(WG_REC_DT(r), {                                                             \
+            const T A = WG_REC_IN(r, 0, sa, T), B = WG_REC_IN(r, 1, sb, T);                  \
+            const T Y = *(const T *)&r->val, G = WG_REC_G(t, r, T);                          \
+            (void)Y, (void)A, (void)B;                                                       \
+            WG_REC_ACC(t, r, 0, ia, T, (GA));                                                \
+            WG_REC_ACC(t, r, 1, ib, T, (GB));                                                \
+        });                                                                                  \
+    }                                                                                        \
+    /* The scalar chains of expression code (x*a + b, 100,000 times) are */                \
+    /* records: two live 0-d operands of one dtype, on a tape with no error, */            \
+    /* no anomaly mode and no tangents, can fail no check, so the constructor */           \
+    /* writes the 24-byte record and nothing else (bench/README.md, scalar_chain). */      \
     wg_tensor *wg__##name(wg_tape *t, wg_tensor *a, wg_tensor *b)                            \
     {                                                                                        \
-        /* two live scalars of one dtype: no checks left to fail */                          \
-        if (!t || !scalar_fast(t, a, b)) return name##_general(t, a, b);                     \
-        if (a->dtype != b->dtype) return name##_mixed(t, a, b);                              \
-        wg_tensor *n = wg_scalar_node(t, &wg_op_##name, a->dtype, a, b);                     \
-        if (!n) return NULL;                                                                 \
-        WG_TYPED(n->dtype, {                                                                 \
-            const T A = *(const T *)&a->val, B = *(const T *)&b->val; /* see val */          \
+        wg_scl A_, B_;                                                                       \
+        if (!t || !wg_scl_of(t, a, &A_) || !wg_scl_of(t, b, &B_)) return name##_general(t, a, b); \
+        if ((A_.tag ^ B_.tag) & WG_R_F32) return name##_mixed(t, a, b);                      \
+        wg_rec *r = wg_rec_new(t, WG_OP_##name, A_.tag | B_.tag, A_.in_tag | B_.in_tag << 2, A_.id, B_.id); \
+        if (!r) return NULL;                                                                 \
+        WG_TYPED(WG_REC_DT(r), {                                                             \
+            const T A = *(const T *)&A_.v, B = *(const T *)&B_.v;                            \
             (void)A, (void)B;                                                                \
-            *(T *)&n->val = (FWD);                                                           \
+            *(T *)&r->val = (FWD);                                                           \
         });                                                                                  \
-        return n;                                                                            \
+        return (wg_tensor *)r;                                                               \
     }
 
 BINARY_OP(add, A + B, G, G)
@@ -401,7 +419,7 @@ static wg_tensor *to_out_shape(wg_tape *t, wg_tensor *x, const wg_tensor *n)
     }                                                                                          \
     const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 2, .shape = broadcast_shape, .fwd = nm##_kernel, \
                                 .vjp = nm##_vjp, .vjp_ops = nm##_vjp_ops, .jvp = nm##_jvp,   \
-                                .binary = wg__##nm};
+                                .binary = wg__##nm, .rec_fwd = nm##_rec_fwd, .rec_vjp = nm##_rec_vjp};
 
 BINARY_ENTRY(add)
 BINARY_ENTRY(sub)
@@ -415,6 +433,10 @@ BINARY_ENTRY(mask)
 wg_tensor *wg_sum_to(wg_tape *t, wg_tensor *g, const wg_tensor *like)
 {
     if (!g) return NULL;
+    /* records are 0-d: like may be one (a mirror's input), g the cotangent of one */
+    bool g0 = wg_is_rec(g) || g->ndim == 0, like0 = wg_is_rec(like) || like->ndim == 0;
+    if (g0 && like0) return g;
+    if (!(like = wg_solid(t, (wg_tensor *)like)) || !(g = wg_solid(t, g))) return NULL;
     if (g->ndim == like->ndim && memcmp(g->shape, like->shape, sizeof g->shape) == 0) return g;
     /* like padded with 1s on the left to g's rank; axes summed from the last,
      * kept as 1, so the earlier axis numbers stay valid */

@@ -477,10 +477,11 @@ wg_tensor *wg_concat(wg_tape *t, int count, wg_tensor *const *xs, int axis)
         wg_tape_fail(t, WG_ERR_ARG, "concat: needs at least one tensor, got %d", xs ? count : 0);
         return NULL;
     }
-    if (!wg_check_inputs(t, "concat", count, xs)) return NULL;
+    if (!wg_check_handles(t, "concat", count, xs)) return NULL;
     wg_tensor **saved = wg_arena_alloc(t, (size_t)count * sizeof *saved);
     if (!saved) return NULL;
     memcpy(saved, xs, (size_t)count * sizeof *saved);
+    if (!wg_check_inputs(t, "concat", count, saved)) return NULL; /* records as their mirrors */
     wg_args g = {.n = count, .x = saved, .i = {axis}};
     wg_tensor *n = wg_node_of(t, &wg_op_concat, &g);
     if (!n) return NULL;

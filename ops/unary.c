@@ -104,11 +104,6 @@ int wg_same_shape(wg_tape *t, const wg_op *op, wg_args *g)
 
 static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
 {
-    if (t && wg_scalar_live(t, x)) { /* nothing left to check: skip to the node */
-        wg_tensor *n = wg_scalar_node(t, op, x->dtype, x, NULL);
-        if (n) n->attr.c = 0; /* the kernels read C (pow_c's sets it) */
-        return n;
-    }
     if (!t) {
         wg_set_last_error("%s: invalid handle: the tape is NULL", op->name);
         return NULL;
@@ -164,11 +159,47 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
                 yp[i] = (FWD);                                               \
             }                                                                \
         });                                                                  \
+    }                                                                        \
+    /* A record's value from its input's (xv, in r's dtype), its forward */ \
+    /* over its input's slot, and its VJP (the compact scalar tape): the */ \
+    /* same expressions; pow_c, sign and step have no records (below). */   \
+    static inline __attribute__((unused)) void name##_rec_val(wg_rec *r, const void *xv) \
+    {                                                                        \
+        WG_TYPED(WG_REC_DT(r), {                                             \
+            const T X = *(const T *)xv, C = 0;                               \
+            (void)C;                                                         \
+            *(T *)&r->val = (FWD);                                           \
+        });                                                                  \
+    }                                                                        \
+    static __attribute__((unused)) void name##_rec_fwd(wg_tape *t, wg_rec *r) \
+    {                                                                        \
+        const wg_rec *sx = wg_slot(t, r->in.x[0]);                           \
+        name##_rec_val(r, (r->in_tag & WG_RI_NODE) ? (const void *)&sx->in.node->val : (const void *)&sx->val); \
+    }                                                                        \
+    static __attribute__((unused)) void name##_rec_vjp(wg_tape *t, const wg_rec *r) \
+    {                                                                        \
+        const uint32_t ix = r->in.x[0];                                      \
+        if (!(r->in_tag & WG_RI_REQ)) return;                                \
+        const wg_rec *sx = wg_slot(t, ix);                                   \
+        WG_TYPED(WG_REC_DT(r), {                                             \
+            const T X = WG_REC_IN(r, 0, sx, T), Y = *(const T *)&r->val;     \
+            const T G = WG_REC_G(t, r, T), C = 0;                            \
+            (void)X, (void)Y, (void)G, (void)C;                              \
+            WG_REC_ACC(t, r, 0, ix, T, (VJP));                               \
+        });                                                                  \
     }
 
+/* A live 0-d operand on a tape that records without checks gives a
+ * record; anything else a node. */
 #define UNARY_CTOR(name)                                                     \
     wg_tensor *wg_##name(wg_tape *t, wg_tensor *x)                           \
     {                                                                        \
+        wg_scl X_;                                                           \
+        if (t && wg_scl_of(t, x, &X_)) {                                     \
+            wg_rec *r = wg_rec_new(t, WG_OP_##name, X_.tag, X_.in_tag, X_.id, 0); \
+            if (r) name##_rec_val(r, &X_.v);                                 \
+            return (wg_tensor *)r;                                           \
+        }                                                                    \
         wg_tensor *n = unary_node(t, &wg_op_##name, x);                      \
         if (!n) return NULL;                                                 \
         name##_fwd(n);                                                       \
@@ -237,7 +268,7 @@ static wg_tensor *step_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
     return wg_full_like(t, n->in[0], 0);
 }
 
-#define UNARY_ENTRY(nm)                                                               \
+#define UNARY_ENTRY(nm, rec_f, rec_v)                                                 \
     static wg_tensor *nm##_vjp_ops(wg_tape *t, wg_tensor *n, wg_tensor *gy, int i)    \
     {                                                                                   \
         (void)i;                                                                        \
@@ -248,20 +279,20 @@ static wg_tensor *step_dmul(wg_tape *t, wg_tensor *n, wg_tensor *g)
         return nm##_dmul(t, n, tx[0]);                                                \
     }                                                                                   \
     const wg_op wg_op_##nm = {.name = #nm, .id = WG_OP_##nm, .arity = 1, .shape = wg_same_shape, .fwd = nm##_fwd, \
-                                .vjp = nm##_vjp, .vjp_ops = nm##_vjp_ops, .jvp = nm##_jvp};
+                                .vjp = nm##_vjp, .vjp_ops = nm##_vjp_ops, .jvp = nm##_jvp, .rec_fwd = rec_f, .rec_vjp = rec_v};
 
-UNARY_ENTRY(neg)
-UNARY_ENTRY(exp)
-UNARY_ENTRY(log)
-UNARY_ENTRY(log1p)
-UNARY_ENTRY(sqrt)
-UNARY_ENTRY(tanh)
-UNARY_ENTRY(sin)
-UNARY_ENTRY(cos)
-UNARY_ENTRY(abs)
-UNARY_ENTRY(pow_c)
-UNARY_ENTRY(sign)
-UNARY_ENTRY(step)
+UNARY_ENTRY(neg, neg_rec_fwd, neg_rec_vjp)
+UNARY_ENTRY(exp, exp_rec_fwd, exp_rec_vjp)
+UNARY_ENTRY(log, log_rec_fwd, log_rec_vjp)
+UNARY_ENTRY(log1p, log1p_rec_fwd, log1p_rec_vjp)
+UNARY_ENTRY(sqrt, sqrt_rec_fwd, sqrt_rec_vjp)
+UNARY_ENTRY(tanh, tanh_rec_fwd, tanh_rec_vjp)
+UNARY_ENTRY(sin, sin_rec_fwd, sin_rec_vjp)
+UNARY_ENTRY(cos, cos_rec_fwd, cos_rec_vjp)
+UNARY_ENTRY(abs, abs_rec_fwd, abs_rec_vjp)
+UNARY_ENTRY(pow_c, NULL, NULL)
+UNARY_ENTRY(sign, NULL, NULL)
+UNARY_ENTRY(step, NULL, NULL)
 
 UNARY_CTOR(neg)
 UNARY_CTOR(exp)

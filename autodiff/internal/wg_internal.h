@@ -61,6 +61,7 @@ typedef enum {
  *            node (wg_node_of).  The scalar fast paths skip it only where
  *            its answer is known: 0-d live operands of one dtype give 0-d. */
 typedef struct wg_args wg_args;
+struct wg_rec;
 typedef struct wg_op {
     const char *name;
     wg_op_id id;
@@ -73,6 +74,11 @@ typedef struct wg_op {
     int (*n_inputs)(const wg_tensor *n);
     wg_tensor *(*input)(const wg_tensor *n, int i);
     wg_tensor *(*binary)(wg_tape *t, wg_tensor *a, wg_tensor *b);
+    /* The compact scalar tape (below): the same forward and VJP for a
+     * record, generated from the expressions of fwd and vjp; NULL for ops
+     * whose scalar results are full nodes. */
+    void (*rec_fwd)(wg_tape *t, struct wg_rec *r);
+    void (*rec_vjp)(wg_tape *t, const struct wg_rec *r);
 } wg_op;
 
 /* A constructor's arguments, for its op's shape rule: the inputs and
@@ -102,13 +108,13 @@ enum {
     WG_F_BORROW = 8, /* a view (wg_tensor_view): reads the caller's memory at attr.i[0] (an
                         address); one element is a copy inline, which replay re-reads */
     WG_F_PARAM = 16, /* a parameter's leaf (wg_use): aux is the wg_param */
+    WG_F_MIRROR = 32, /* a record's full node (wg_solid): aux is the record, id its id */
 };
 
 /* One node of the Wengert list.  The forward value is computed when the node
  * is recorded; a 1-element tensor keeps value and gradient inline. */
 struct wg_tensor {
-    const wg_op *op;
-    wg_tensor *prev; /* the node recorded before this one: backward walks these */
+    const wg_op *op; /* first: an 8-aligned pointer, so the first byte is even (a record's is odd) */
     wg_tape *tape;
     uint32_t gen;        /* tape generation at recording (catches stale handles) */
     uint32_t id;         /* index on the tape */
@@ -134,13 +140,84 @@ struct wg_block {
     unsigned char *mem;
 };
 
+/* ---- the compact scalar tape ---------------------------------------------
+ * Every node has a slot, in recording order, in the tape's chunks: slot id
+ * is node id.  A full node's slot points at it.  A 0-d result of a binary
+ * or unary elementwise op on live 0-d operands is not a full node but a
+ * record, 24 bytes in its slot: op, flags, the input ids, the value.  Its
+ * handle is the slot's address, told from a node by its first byte (odd
+ * for a slot, even for a node, whose first field is an 8-aligned pointer);
+ * its gradient lives in an array by id allocated at backward (t->adj), so
+ * a recorded binary scalar op costs 32 bytes.  The chunks are 2 MiB-aligned
+ * with a header, so a record leads to its tape.
+ *
+ * Code outside the fast paths never reads a record: wg_check_inputs gives
+ * it the record's mirror (wg_solid), a full 0-d node of the same op, value
+ * and id whose inputs are the record's input handles, made once on first
+ * use.  A mirror's gradient is added into the record's when backward
+ * reaches the id; backward, the recorded walk, replay and the readers go by
+ * slot. */
+enum {
+    WG_R_SLOT = 1,  /* always set: the first byte of a slot is odd */
+    WG_R_REQ = 2,   /* requires a gradient */
+    WG_R_F32 = 4,   /* dtype f32 (else f64) */
+    WG_R_MIRROR = 8, /* has a mirror: t->mirror[id] */
+    WG_R_FULL = 16, /* the slot of a full node (in.node), never a handle */
+};
+/* A record's inputs, two bits each (input i's << 2 i): it requires a
+ * gradient; it is a node (its value in the node, its slot WG_R_FULL). */
+enum { WG_RI_REQ = 1, WG_RI_NODE = 2 };
+typedef struct wg_rec {
+    uint8_t tag; /* WG_R_* */
+    uint8_t op;  /* wg_op_id */
+    uint8_t in_tag; /* WG_RI_* of input 0, and << 2 of input 1 */
+    uint8_t unused;
+    uint32_t id;
+    union {
+        uint32_t x[2]; /* the inputs' ids (x[1] unused for a unary op) */
+        wg_tensor *node; /* WG_R_FULL */
+    } in;
+    union { double d; float f; } val;
+} wg_rec;
+_Static_assert(sizeof(wg_rec) == 24, "a record is 24 bytes");
+enum {
+    WG_CHUNK_SHIFT = 16,                          /* 65,536 slots a chunk */
+    WG_CHUNK_SLOTS = 1 << WG_CHUNK_SHIFT,
+    WG_CHUNK_BYTES = 2 << 20,                      /* its alignment: 1.5 MiB of slots after the header */
+    WG_CHUNK_HDR = 64,
+};
+typedef struct {
+    wg_tape *tape;
+} wg_chunk_hdr;
+/* A record's adjoint: an f64's is the 8-byte word, an f32's the upper half
+ * of it.  A word holding WG_ADJ_NONE has received nothing this pass (as a
+ * node's grad_epoch says): the first contribution is stored, not added.
+ * A 0-d node that is a record's input gets the record's contributions the
+ * same way, by its id; backward adds them into its gradient when it
+ * reaches the node, before the node's own VJP. */
+#define WG_ADJ_NONE UINT64_C(0x7ff8dead00000000)
+typedef union {
+    uint64_t bits;
+    double d;
+    float f[2];
+} wg_adj;
+
 struct wg_tape {
     struct wg_block *first, *cur;
     struct wg_block *retired;  /* check_handles: earlier passes' blocks, never reused, freed with the tape */
     size_t retired_cap;        /* the last retired pass's capacity: the next pass's first block */
     size_t limit;      /* 0: no limit */
     size_t capacity;   /* sum of block sizes */
-    wg_tensor *last;   /* newest node */
+    wg_rec **chunk;   /* the slots' chunks (n_chunk of chunk_cap), each pointing at its first slot */
+    size_t n_chunk, chunk_cap;
+    wg_rec *slot, *slot_end; /* the next node's slot (id n_nodes) and the end of what it may use */
+    size_t max_slots; /* with a limit: limit / sizeof(wg_rec) */
+    size_t n_recs;    /* records this pass */
+    wg_adj *adj;      /* backward: records' adjoints by id, [0, adj_n) valid in epoch adj_epoch */
+    size_t adj_cap, adj_n;
+    uint32_t adj_epoch;
+    wg_tensor **mirror; /* a record's mirror, by id (WG_R_MIRROR) */
+    size_t mirror_cap;
     /* Not next to gen: a node copies both, and one 8-byte load of the pair
      * right after the 4-byte store of n_nodes cannot be store-forwarded (the
      * stall cost 2.4 ns per scalar op, a third of its recording). */
@@ -171,9 +248,6 @@ struct wg_tape {
     int bw_threads;            /* in backward: the thread count of the whole pass (wg_parts.h) */
     const char *op_name;       /* the op being recorded: names out-of-memory errors */
     const wg_tensor *bw_node;  /* in backward, the node whose VJP runs: the same */
-    wg_tensor **order; /* wg_tape_replay: the nodes oldest first (order_cap entries), */
-    size_t order_cap, order_n; /* valid while order_gen == gen and order_n == n_nodes */
-    uint32_t order_gen;
     void (*grad_hook)(wg_param *p, void *ctx); /* wg_tape_set_grad_hook */
     void *grad_hook_ctx;
     wg_status status;
@@ -191,27 +265,130 @@ static inline wg_tensor *wg_node_in(const wg_tensor *n, int i)
 /* Values and gradients are WG_ALIGN-aligned, nodes WG_NODE_ALIGN-aligned, and
  * every allocation is rounded up to its alignment, so a block's `used` stays
  * a multiple of WG_NODE_ALIGN and a node needs no padding. */
-enum { WG_ALIGN = 64, WG_NODE_ALIGN = 32 };
+enum { WG_ALIGN = 64, WG_NODE_ALIGN = 8 };
 _Static_assert(sizeof(struct wg_tensor) % WG_NODE_ALIGN == 0, "a node is a whole number of node slots");
 
 void *wg_arena_alloc(wg_tape *t, size_t bytes); /* 64-byte aligned; NULL + error on failure */
-/* The fields every node needs, and the node becomes the tape's newest.
- * Field by field: a compound literal would zero all 160 bytes first.  Left
- * to the caller: flags, n_in and in (wg_node_set_inputs), val (the forward
- * writes it) and attr (read only by the op that sets it, and by
- * wg_retype_fresh_weak behind WG_F_WEAK, set with it); gval is zeroed when a
- * gradient first lands there.  aux is cleared here: it is read by other code
- * than its op's (a parameter's leaf: the matmul VJP's block note), and a
- * recycled node must never carry another op's fields.  The general path
- * (node_alloc in tape.c) zeroes them all; the scalar fast paths write only
- * what their op reads, as every store shows in a scalar chain's time. */
-static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int dt, int ndim, const int64_t *shape)
+/* ---- slots and records (autodiff/tape.c) ---------------------------------- */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "a slot's tag is the low byte of a node's op pointer");
+/* The slot of node id (id < n_nodes). */
+static inline wg_rec *wg_slot(const wg_tape *t, size_t id)
+{
+    return t->chunk[id >> WG_CHUNK_SHIFT] + (id & (WG_CHUNK_SLOTS - 1));
+}
+/* x is a record's handle (or a slot address), not a node. */
+static inline bool wg_is_rec(const wg_tensor *x) { return *(const uint8_t *)x & WG_R_SLOT; }
+static inline wg_tape *wg_rec_tape(const wg_rec *r)
+{
+    return ((const wg_chunk_hdr *)((uintptr_t)r & ~(uintptr_t)(WG_CHUNK_BYTES - 1)))->tape;
+}
+/* The handle of node id: its node, or its record. */
+static inline wg_tensor *wg_handle_at(const wg_tape *t, size_t id)
+{
+    wg_rec *s = wg_slot(t, id);
+    return (s->tag & WG_R_FULL) ? s->in.node : (wg_tensor *)s;
+}
+/* A handle's dtype, id and gradient flag, for a node or a record alike. */
+static inline int wg_h_dtype(const wg_tensor *x)
+{
+    return wg_is_rec(x) ? ((((const wg_rec *)x)->tag & WG_R_F32) ? WG_F32 : WG_F64) : x->dtype;
+}
+static inline uint32_t wg_h_id(const wg_tensor *x) { return wg_is_rec(x) ? ((const wg_rec *)x)->id : x->id; }
+static inline bool wg_h_req(const wg_tensor *x)
+{
+    return wg_is_rec(x) ? (((const wg_rec *)x)->tag & WG_R_REQ) != 0 : (x->flags & WG_F_REQ) != 0;
+}
+/* The next slot, when the current chunk (or the limit) is used up: a new
+ * chunk; NULL with the error recorded. */
+wg_rec *wg_slot_more(wg_tape *t);
+/* The slot of the next node, id n_nodes, and the node count advanced. */
+static inline wg_rec *wg_slot_take(wg_tape *t)
+{
+    if (t->slot == t->slot_end && !wg_slot_more(t)) return NULL;
+    t->n_nodes++;
+    return t->slot++;
+}
+/* A new record of op with the given tag (WG_R_REQ, WG_R_F32) and input
+ * ids; the caller writes its value.  NULL with the error recorded. */
+static inline wg_rec *wg_rec_new(wg_tape *t, int op, unsigned tag, unsigned in_tag, uint32_t a, uint32_t b)
+{
+    wg_rec *r = wg_slot_take(t);
+    if (!r) return NULL;
+    r->tag = (uint8_t)(tag | WG_R_SLOT);
+    r->op = (uint8_t)op;
+    r->in_tag = (uint8_t)in_tag;
+    r->id = (uint32_t)(t->n_nodes - 1);
+    r->in.x[0] = a;
+    r->in.x[1] = b;
+    t->n_recs++;
+    return r;
+}
+/* A scalar operand of a fast path: a live 0-d handle of t (record or node)
+ * while t records without checks (wg_scalar_live), read into id, tag
+ * (WG_R_REQ, WG_R_F32) and value. */
+typedef struct {
+    uint32_t id;
+    unsigned tag; /* WG_R_REQ, WG_R_F32 */
+    unsigned in_tag; /* WG_RI_*, as a record's input */
+    union { double d; float f; } v;
+} wg_scl;
+static inline bool wg_scl_of(const wg_tape *t, const wg_tensor *x, wg_scl *o)
+{
+    if (!x) return false;
+    if (!wg_is_rec(x)) {
+        if (x->ndim != 0 || x->gen != t->fast_gen || x->tape != t) return false;
+        if (!(x->flags & WG_F_MIRROR)) {
+            o->id = x->id;
+            o->tag = ((x->flags & WG_F_REQ) ? WG_R_REQ : 0u) | (x->dtype == WG_F32 ? WG_R_F32 : 0u);
+            o->in_tag = ((x->flags & WG_F_REQ) ? WG_RI_REQ : 0u) | WG_RI_NODE;
+            memcpy(&o->v, &x->val, sizeof o->v);
+            return true;
+        }
+        x = (const wg_tensor *)x->aux; /* a mirror: the record it stands for */
+    }
+    const wg_rec *r = (const wg_rec *)x;
+    if (!t->fast_gen || (r->tag & WG_R_FULL) || r->id >= t->n_nodes || wg_rec_tape(r) != t) return false;
+    o->id = r->id;
+    o->tag = r->tag & (WG_R_REQ | WG_R_F32);
+    o->in_tag = (r->tag & WG_R_REQ) ? WG_RI_REQ : 0u;
+    memcpy(&o->v, &r->val, sizeof o->v);
+    return true;
+}
+/* x as a full node: x itself, or its record's mirror (made on first use:
+ * a full 0-d node with the record's op, value, id and input handles).
+ * NULL with the error recorded when there is no memory. */
+wg_tensor *wg_solid(wg_tape *t, wg_tensor *x);
+
+/* The value of a record r's input i, whose slot is s, as T. */
+#define WG_REC_IN(r, i, s, T) \
+    (((r)->in_tag & (WG_RI_NODE << 2 * (i))) ? *(const T *)&(s)->in.node->val : *(const T *)&(s)->val)
+/* Add c to the adjoint of id (the first contribution of a pass stored). */
+static inline void wg_adj_add_d(wg_adj *adj, uint32_t id, double c)
+{
+    wg_adj *p = &adj[id];
+    p->d = p->bits == WG_ADJ_NONE ? c : p->d + c;
+}
+static inline void wg_adj_add_f(wg_adj *adj, uint32_t id, float c)
+{
+    wg_adj *p = &adj[id];
+    p->f[1] = p->bits == WG_ADJ_NONE ? c : p->f[1] + c;
+}
+
+/* The fields every node needs, its slot, and the node becomes the tape's
+ * newest.  Field by field: a compound literal would zero the whole node
+ * first.  Left to the caller: flags, n_in and in (wg_node_set_inputs), val
+ * (the forward writes it) and attr (read only by the op that sets it, and
+ * by wg_retype_fresh_weak behind WG_F_WEAK, set with it); gval is zeroed
+ * when a gradient first lands there.  aux is cleared here: it is read by
+ * other code than its op's (a parameter's leaf: the matmul VJP's block
+ * note), and a recycled node must never carry another op's fields. */
+static inline void wg_node_init(wg_tape *t, wg_rec *s, wg_tensor *n, const wg_op *op, int dt, int ndim,
+                                const int64_t *shape)
 {
     n->op = op;
-    n->prev = t->last;
     n->tape = t;
     n->gen = t->gen;
-    n->id = (uint32_t)t->n_nodes;
+    n->id = (uint32_t)(t->n_nodes - 1);
     n->grad_epoch = 0;
     n->dtype = (uint8_t)dt;
     n->ndim = (uint8_t)ndim;
@@ -224,26 +401,13 @@ static inline void wg_node_init(wg_tape *t, wg_tensor *n, const wg_op *op, int d
     n->data = &n->val;
     n->grad = NULL;
     n->aux = NULL;
-    t->last = n;
-    t->n_nodes++;
+    s->tag = WG_R_SLOT | WG_R_FULL;
+    s->op = (uint8_t)op->id;
+    s->id = n->id;
+    s->in.node = n;
 }
 /* A new node with its value buffer; records the error and returns NULL on failure. */
 wg_tensor *wg_node_new(wg_tape *t, const wg_op *op, wg_dtype dt, int ndim, const int64_t *shape);
-/* The same for a 0-d node, whose value lives inline: the bump allocation
- * and the stores inline (the scalar paths' only cost besides arithmetic),
- * a new block or out of memory through wg_node_new.  As wg_node_init, it
- * leaves flags, n_in and in to the caller. */
-static inline wg_tensor *wg_node_new_scalar(wg_tape *t, const wg_op *op, int dt)
-{
-    struct wg_block *blk = t->cur;
-    if (blk && blk->cap - blk->used >= sizeof(wg_tensor)) {
-        wg_tensor *n = (wg_tensor *)(blk->mem + blk->used);
-        blk->used += sizeof *n;
-        wg_node_init(t, n, op, dt, 0, NULL);
-        return n;
-    }
-    return wg_node_new(t, op, (wg_dtype)dt, 0, NULL);
-}
 /* A node's inputs, a and b (b NULL for a unary op, both NULL for a leaf),
  * and the flags they give it: every op's constructor sets them here (all
  * other flags start clear). */
@@ -253,14 +417,6 @@ static inline void wg_node_set_inputs(wg_tensor *n, wg_tensor *a, wg_tensor *b)
     n->in[0] = a;
     n->in[1] = b;
     n->flags = ((a ? a->flags : 0) | (b ? b->flags : 0)) & WG_F_REQ;
-}
-/* The 0-d result of op on a, b (b NULL for a unary op), for the scalar fast
- * paths.  The caller computes the value. */
-static inline wg_tensor *wg_scalar_node(wg_tape *t, const wg_op *op, int dt, wg_tensor *a, wg_tensor *b)
-{
-    wg_tensor *n = wg_node_new_scalar(t, op, dt);
-    if (n) wg_node_set_inputs(n, a, b);
-    return n;
 }
 /* The node of op on a->x[0..a->n): op's shape rule, then a new node of
  * that shape with x[0]'s dtype, its inputs (the first two in n->in, the
@@ -310,6 +466,21 @@ static inline void *wg_grad_acc(wg_tensor *x)
     if (first) x->gval.d = 0;
     return g;
 }
+/* For the ops' record rules (rec_fwd, rec_vjp), inside WG_TYPED(WG_REC_DT(r)):
+ * a record's dtype, its adjoint as T, and c added to r's input i (id x)
+ * when that requires a gradient. */
+#define WG_REC_DT(r) (((r)->tag & WG_R_F32) ? WG_F32 : WG_F64)
+#define WG_REC_G(t, r, T) (sizeof(T) == sizeof(float) ? (T)(t)->adj[(r)->id].f[1] : (T)(t)->adj[(r)->id].d)
+#define WG_REC_ACC(t, r, i, x, T, c)                                  \
+    do {                                                              \
+        if ((r)->in_tag & (WG_RI_REQ << 2 * (i))) {                   \
+            if (sizeof(T) == sizeof(float))                           \
+                wg_adj_add_f((t)->adj, x, (float)(c));                \
+            else                                              \
+                wg_adj_add_d((t)->adj, x, (double)(c));               \
+        }                                                             \
+    } while (0)
+
 /* After a forward kernel ran: anomaly check, the tangent in forward mode
  * (the op's JVP rule), then the node is final; NULL on error. */
 wg_tensor *wg_node_done(wg_tape *t, wg_tensor *n);
@@ -344,7 +515,17 @@ bool wg_reader_ok(const wg_tensor *x, const char *fn);
 void wg_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 if the op may run: the tape has no error and every input is a live handle
  * of this tape (else records "op: invalid handle: argument N ..." and returns 0). */
-int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor *const *xs);
+int wg_check_handles(wg_tape *t, const char *op, int n, wg_tensor *const *xs);
+/* The same, and each record in xs replaced by its mirror (wg_solid), so the
+ * op sees full nodes only. */
+int wg_check_inputs(wg_tape *t, const char *op, int n, wg_tensor **xs);
+/* wg_check_inputs for a list the caller owns: xs itself when it holds no
+ * record, else a copy in the arena with mirrors; NULL on error. */
+wg_tensor *const *wg_check_list(wg_tape *t, const char *op, int n, wg_tensor *const *xs);
+/* What a reader reads for handle x: the node, or the view of a record (a
+ * mirror reads its record) written into *view; NULL, with a stale handle
+ * recorded on its tape, if x is not live. */
+const wg_tensor *wg_reader(const wg_tensor *x, const char *fn, wg_tensor *view);
 /* A weak constant recorded just now (the tape's last node, so nothing has
  * read it yet) takes the other operand's dtype in place instead of being
  * copied into a new node; 1 if it did. */
@@ -407,12 +588,6 @@ static inline size_t wg_checked_numel(int ndim, const int64_t *shape)
         n *= (size_t)shape[i];
     }
     return n;
-}
-/* A live 0-d handle of t, and t can record without checks: no error, no
- * anomaly mode, no handle checks.  The scalar fast paths of the ops start from this. */
-static inline bool wg_scalar_live(const wg_tape *t, const wg_tensor *x)
-{
-    return x && x->ndim == 0 && x->gen == t->fast_gen && x->tape == t;
 }
 /* fast_gen after a change of gen, status or anomaly mode. */
 static inline void wg_tape_update_fast(wg_tape *t)

@@ -360,9 +360,13 @@ static void fresh_nodes(void)
         case 2: n = wg_mul(t, a, wg_var(t, 3)); break;
         case 3: n = wg_exp(t, a); break;
         }
-        for (wg_tensor *x = wg_tape_last(t); x; x = x->prev)
+        for (size_t id = 0; id < wg_tape_nodes(t); id++) {
+            const wg_rec *s = wg_slot(t, id);
+            if (!(s->tag & WG_R_FULL)) continue; /* a record (paths 2, 3): 24 bytes, no aux */
+            const wg_tensor *x = s->in.node;
             CHECK(x->aux == NULL, "path %d: node %u (%s) kept aux %p from the last pass", path, x->id, x->op->name,
                   x->aux);
+        }
         CHECK(n != NULL, "path %d: %s", path, wg_tape_error(t));
     }
     wg_tape_free(t);
@@ -387,7 +391,27 @@ static void op_table(void)
         CHECK(op->shape && op->fwd && op->vjp && op->vjp_ops && op->jvp, "%s: the entry lacks a rule", op->name);
         CHECK((op->arity < 0) == (op->n_inputs != NULL) && (op->n_inputs != NULL) == (op->input != NULL),
               "%s: a variable arity needs n_inputs and input, a fixed one neither", op->name);
+        /* A scalar result is a record exactly for the elementwise ops whose
+         * entry has the record rules: both, and only with one or two inputs. */
+        CHECK((op->rec_fwd != NULL) == (op->rec_vjp != NULL) && (!op->rec_fwd || op->arity == 1 || op->arity == 2),
+              "%s: rec_fwd and rec_vjp go together, for ops of one or two inputs", op->name);
     }
+    /* Which ops make records, by what their constructors return on 0-d live operands. */
+    wg_tape *t = wg_tape_new();
+    wg_tensor *a = wg_var(t, 0.5), *b = wg_var(t, 0.25);
+    for (int i = 0; i < WG_N_OPS; i++) {
+        const wg_op *op = wg_op_table[i];
+        wg_tensor *y = op->arity == 2 && op->binary ? op->binary(t, a, b)
+                       : op->arity == 1 && op->id != WG_OP_transpose && op->id != WG_OP_reshape &&
+                                 op->id != WG_OP_slice && op->id != WG_OP_broadcast_to && op->id != WG_OP_sum &&
+                                 op->id != WG_OP_mean && op->id != WG_OP_max_axis && op->id != WG_OP_detach
+                           ? NULL
+                           : NULL;
+        if (!y) continue;
+        CHECK(wg_is_rec(y) == (op->rec_fwd != NULL), "%s: a 0-d result is %s, the entry %s record rules", op->name,
+              wg_is_rec(y) ? "a record" : "a node", op->rec_fwd ? "has" : "has no");
+    }
+    wg_tape_free(t);
 }
 
 int main(void)
