@@ -48,8 +48,10 @@ typedef struct wg_tensor wg_tensor; /* a node of a tape; opaque */
 
 /* A new, empty tape with no memory limit; NULL only if malloc fails. */
 wg_tape *wg_tape_new(void);
-/* The same with the arena capped at `max_bytes` (0 = no cap).  Recording past
- * the cap is a WG_ERR_NOMEM error on the tape, never a crash. */
+/* The same with the arena capped at `max_bytes` (0 = no cap), and the
+ * node index with it: every node also takes a 24-byte slot (a scalar op's
+ * whole record), at most max_bytes / 24 of them.  Recording past either cap
+ * is a WG_ERR_NOMEM error on the tape, never a crash. */
 wg_tape *wg_tape_new_limited(size_t max_bytes);
 /* Forget every node (all handles become invalid) and clear the error; keeps
  * the arena's memory, so the next pass of the same size does no malloc. */
@@ -62,6 +64,8 @@ const char *wg_tape_error(const wg_tape *t);
 wg_status wg_tape_status(const wg_tape *t);
 
 size_t wg_tape_nodes(const wg_tape *t);    /* nodes recorded since reset */
+/* The arena's bytes in use, the nodes' 24-byte slots and, after a backward
+ * pass through scalar records, their 8-byte gradients. */
 size_t wg_tape_bytes_used(const wg_tape *t);
 size_t wg_tape_capacity(const wg_tape *t); /* bytes the arena holds (high-water) */
 

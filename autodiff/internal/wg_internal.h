@@ -312,8 +312,12 @@ static inline wg_rec *wg_slot_take(wg_tape *t)
  * ids; the caller writes its value.  NULL with the error recorded. */
 static inline wg_rec *wg_rec_new(wg_tape *t, int op, unsigned tag, unsigned in_tag, uint32_t a, uint32_t b)
 {
-    wg_rec *r = wg_slot_take(t);
-    if (!r) return NULL;
+    if (t->slot == t->slot_end) {
+        t->op_name = wg_op_table[op]->name; /* names an out-of-memory error */
+        if (!wg_slot_more(t)) return NULL;
+    }
+    t->n_nodes++;
+    wg_rec *r = t->slot++;
     r->tag = (uint8_t)(tag | WG_R_SLOT);
     r->op = (uint8_t)op;
     r->in_tag = (uint8_t)in_tag;
