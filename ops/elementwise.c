@@ -289,6 +289,11 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
     {                                                                                        \
         return wg_unify_dtypes(t, #name, &a, &b) ? wg__##name(t, a, b) : NULL;               \
     }                                                                                        \
+    /* The slots' chunk is full: the next one, then the fast path again. */                \
+    static __attribute__((noinline)) wg_tensor *name##_room(wg_tape *t, wg_tensor *a, wg_tensor *b) \
+    {                                                                                        \
+        return wg_rec_room(t, WG_OP_##name) ? wg__##name(t, a, b) : NULL;                    \
+    }                                                                                        \
     /* The record's forward and VJP (the compact scalar tape, wg_internal.h): */         \
     /* the same expressions on its inputs' slots. */                                        \
     static void name##_rec_fwd(wg_tape *t, wg_rec *r)                                        \
@@ -321,8 +326,8 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
         wg_scl A_, B_;                                                                       \
         if (!t || !wg_scl_of(t, a, &A_) || !wg_scl_of(t, b, &B_)) return name##_general(t, a, b); \
         if ((A_.tag ^ B_.tag) & WG_R_F32) return name##_mixed(t, a, b);                      \
-        wg_rec *r = wg_rec_new(t, WG_OP_##name, A_.tag | B_.tag, A_.in_tag | B_.in_tag << 2, A_.id, B_.id); \
-        if (!r) return NULL;                                                                 \
+        if (t->slot == t->slot_end) return name##_room(t, a, b);                             \
+        wg_rec *r = wg_rec_put(t, WG_OP_##name, A_.tag | B_.tag, A_.in_tag | B_.in_tag << 2, A_.id, B_.id); \
         WG_TYPED(WG_REC_DT(r), {                                                             \
             const T A = *(const T *)&A_.v, B = *(const T *)&B_.v;                            \
             (void)A, (void)B;                                                                \

@@ -192,12 +192,17 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
 /* A live 0-d operand on a tape that records without checks gives a
  * record; anything else a node. */
 #define UNARY_CTOR(name)                                                     \
+    static __attribute__((noinline)) wg_tensor *name##_room(wg_tape *t, wg_tensor *x) \
+    {                                                                        \
+        return wg_rec_room(t, WG_OP_##name) ? wg_##name(t, x) : NULL;        \
+    }                                                                        \
     wg_tensor *wg_##name(wg_tape *t, wg_tensor *x)                           \
     {                                                                        \
         wg_scl X_;                                                           \
         if (t && wg_scl_of(t, x, &X_)) {                                     \
-            wg_rec *r = wg_rec_new(t, WG_OP_##name, X_.tag, X_.in_tag, X_.id, 0); \
-            if (r) name##_rec_val(r, &X_.v);                                 \
+            if (t->slot == t->slot_end) return name##_room(t, x);            \
+            wg_rec *r = wg_rec_put(t, WG_OP_##name, X_.tag, X_.in_tag, X_.id, 0); \
+            name##_rec_val(r, &X_.v);                                        \
             return (wg_tensor *)r;                                           \
         }                                                                    \
         wg_tensor *n = unary_node(t, &wg_op_##name, x);                      \

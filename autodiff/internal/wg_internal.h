@@ -308,24 +308,26 @@ static inline wg_rec *wg_slot_take(wg_tape *t)
     t->n_nodes++;
     return t->slot++;
 }
-/* A new record of op with the given tag (WG_R_REQ, WG_R_F32) and input
- * ids; the caller writes its value.  NULL with the error recorded. */
-static inline wg_rec *wg_rec_new(wg_tape *t, int op, unsigned tag, unsigned in_tag, uint32_t a, uint32_t b)
+/* A new record of op with the given tag (WG_R_REQ, WG_R_F32), input tags
+ * and input ids, in the next slot, which the caller has checked is there
+ * (t->slot != t->slot_end; else wg_rec_room); the caller writes its value. */
+static inline wg_rec *wg_rec_put(wg_tape *t, int op, unsigned tag, unsigned in_tag, uint32_t a, uint32_t b)
 {
-    if (t->slot == t->slot_end) {
-        t->op_name = wg_op_table[op]->name; /* names an out-of-memory error */
-        if (!wg_slot_more(t)) return NULL;
-    }
-    t->n_nodes++;
     wg_rec *r = t->slot++;
     r->tag = (uint8_t)(tag | WG_R_SLOT);
     r->op = (uint8_t)op;
     r->in_tag = (uint8_t)in_tag;
-    r->id = (uint32_t)(t->n_nodes - 1);
+    r->id = (uint32_t)t->n_nodes++;
     r->in.x[0] = a;
     r->in.x[1] = b;
     t->n_recs++;
     return r;
+}
+/* Room for op's record when the chunk is full: 0 with the error recorded. */
+static inline int wg_rec_room(wg_tape *t, int op)
+{
+    t->op_name = wg_op_table[op]->name; /* names an out-of-memory error */
+    return wg_slot_more(t) != NULL;
 }
 /* A scalar operand of a fast path: a live 0-d handle of t (record or node)
  * while t records without checks (wg_scalar_live), read into id, tag

@@ -396,21 +396,29 @@ static void op_table(void)
         CHECK((op->rec_fwd != NULL) == (op->rec_vjp != NULL) && (!op->rec_fwd || op->arity == 1 || op->arity == 2),
               "%s: rec_fwd and rec_vjp go together, for ops of one or two inputs", op->name);
     }
-    /* Which ops make records, by what their constructors return on 0-d live operands. */
+    /* Which ops make records, by what their constructors return on 0-d live
+     * operands: every op with record rules, and no other. */
     wg_tape *t = wg_tape_new();
     wg_tensor *a = wg_var(t, 0.5), *b = wg_var(t, 0.25);
+    wg_tensor *(*const unary[])(wg_tape *, wg_tensor *) = {wg_neg, wg_exp,  wg_log,  wg_log1p, wg_sqrt, wg_tanh,
+                                                           wg_sin, wg_cos,  wg_abs,  wg_sign,  wg_step};
+    int seen[WG_N_OPS] = {0};
+    for (size_t k = 0; k < sizeof unary / sizeof *unary + 1; k++) {
+        wg_tensor *y = k < sizeof unary / sizeof *unary ? unary[k](t, a) : wg_pow(t, a, 3.0);
+        const wg_op *op = y && !wg_is_rec(y) ? y->op : y ? wg_op_table[((const wg_rec *)y)->op] : NULL;
+        CHECK(op && wg_is_rec(y) == (op->rec_fwd != NULL), "unary %zu (%s): a 0-d result is %s, the entry %s record rules",
+              k, op ? op->name : "?", y && wg_is_rec(y) ? "a record" : "a node", op && op->rec_fwd ? "has" : "has no");
+        if (op) seen[op->id] = 1;
+    }
     for (int i = 0; i < WG_N_OPS; i++) {
         const wg_op *op = wg_op_table[i];
-        wg_tensor *y = op->arity == 2 && op->binary ? op->binary(t, a, b)
-                       : op->arity == 1 && op->id != WG_OP_transpose && op->id != WG_OP_reshape &&
-                                 op->id != WG_OP_slice && op->id != WG_OP_broadcast_to && op->id != WG_OP_sum &&
-                                 op->id != WG_OP_mean && op->id != WG_OP_max_axis && op->id != WG_OP_detach
-                           ? NULL
-                           : NULL;
-        if (!y) continue;
-        CHECK(wg_is_rec(y) == (op->rec_fwd != NULL), "%s: a 0-d result is %s, the entry %s record rules", op->name,
-              wg_is_rec(y) ? "a record" : "a node", op->rec_fwd ? "has" : "has no");
+        if (op->arity != 2 || !op->binary) continue;
+        wg_tensor *y = op->binary(t, a, b);
+        CHECK(y && wg_is_rec(y) && op->rec_fwd, "%s: a 0-d result is a record", op->name);
+        seen[i] = 1;
     }
+    for (int i = 0; i < WG_N_OPS; i++)
+        CHECK(seen[i] || !wg_op_table[i]->rec_fwd, "%s has record rules that no case above reaches", wg_op_table[i]->name);
     wg_tape_free(t);
 }
 
