@@ -281,8 +281,8 @@ wg_rec *wg_slot_more(wg_tape *t)
             t->chunk = p;
             t->chunk_cap = nc;
         }
-        /* 2 MiB-aligned, so a record's address leads to the header and its
-         * tape; the pages past the slots in use are never touched. */
+        /* Aligned to its size, so a record's address leads to the header
+         * and its tape. */
         unsigned char *mem = aligned_alloc(WG_CHUNK_BYTES, WG_CHUNK_BYTES);
         if (!mem) {
             arena_fail(t, WG_CHUNK_BYTES);

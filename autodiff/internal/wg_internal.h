@@ -148,8 +148,8 @@ struct wg_block {
  * handle is the slot's address, told from a node by its first byte (odd
  * for a slot, even for a node, whose first field is an 8-aligned pointer);
  * its gradient lives in an array by id allocated at backward (t->adj), so
- * a recorded binary scalar op costs 32 bytes.  The chunks are 2 MiB-aligned
- * with a header, so a record leads to its tape.
+ * a recorded binary scalar op costs 32 bytes.  The chunks are aligned to
+ * their size with a header, so a record leads to its tape.
  *
  * Code outside the fast paths never reads a record: wg_check_inputs gives
  * it the record's mirror (wg_solid), a full 0-d node of the same op, value
@@ -180,12 +180,18 @@ typedef struct wg_rec {
     union { double d; float f; } val;
 } wg_rec;
 _Static_assert(sizeof(wg_rec) == 24, "a record is 24 bytes");
+/* 1,024 slots a chunk (24 KiB after the header) in a 32 KiB-aligned block,
+ * whose last 8 KiB are never touched: small enough that a tape's first
+ * chunk comes from the heap, not from mmap (a program that makes many
+ * small tapes pays for none of it), and the array of chunks stays small
+ * (800 KB at 1e8 nodes). */
 enum {
-    WG_CHUNK_SHIFT = 16,                          /* 65,536 slots a chunk */
+    WG_CHUNK_SHIFT = 10,
     WG_CHUNK_SLOTS = 1 << WG_CHUNK_SHIFT,
-    WG_CHUNK_BYTES = 2 << 20,                      /* its alignment: 1.5 MiB of slots after the header */
+    WG_CHUNK_BYTES = 32 << 10,
     WG_CHUNK_HDR = 64,
 };
+_Static_assert(WG_CHUNK_HDR + WG_CHUNK_SLOTS * 24 <= WG_CHUNK_BYTES, "a chunk's slots fit its block");
 typedef struct {
     wg_tape *tape;
 } wg_chunk_hdr;
