@@ -114,7 +114,10 @@ void wg_tape_free(wg_tape *t)
     free(t->gmap);
     free(t->lgrad);
     free(t->scratch);
-    for (size_t i = 0; i < t->n_chunk; i++) free((char *)t->chunk[i] - WG_CHUNK_HDR);
+    for (size_t i = 0; i < t->n_chunk; i++) {
+        wg_chunk_hdr *h = (wg_chunk_hdr *)((char *)t->chunk[i] - WG_CHUNK_HDR);
+        if (h->first) free(h);
+    }
     free(t->chunk);
     free(t->adj);
     free(t->mirror);
@@ -271,8 +274,15 @@ wg_rec *wg_slot_more(wg_tape *t)
         return NULL;
     }
     if (k >= t->n_chunk) {
-        if (t->n_chunk == t->chunk_cap) {
+        /* as many chunks again as the tape has, 1 to 64, and no more than the limit allows */
+        size_t m = t->n_chunk < 1 ? 1 : t->n_chunk < 64 ? t->n_chunk : 64;
+        if (t->max_slots) {
+            size_t want = (t->max_slots + WG_CHUNK_SLOTS - 1) / WG_CHUNK_SLOTS - t->n_chunk;
+            if (m > want) m = want;
+        }
+        if (t->n_chunk + m > t->chunk_cap) {
             size_t nc = t->chunk_cap ? 2 * t->chunk_cap : 8;
+            while (nc < t->n_chunk + m) nc *= 2;
             wg_rec **p = realloc(t->chunk, nc * sizeof *p);
             if (!p) {
                 arena_fail(t, nc * sizeof *p);
@@ -281,15 +291,19 @@ wg_rec *wg_slot_more(wg_tape *t)
             t->chunk = p;
             t->chunk_cap = nc;
         }
-        /* Aligned to its size, so a record's address leads to the header
-         * and its tape. */
-        unsigned char *mem = aligned_alloc(WG_CHUNK_BYTES, WG_CHUNK_BYTES);
+        /* Each block aligned to its size, so a record's address leads to
+         * its header and tape. */
+        unsigned char *mem = aligned_alloc(WG_CHUNK_BYTES, m * WG_CHUNK_BYTES);
         if (!mem) {
-            arena_fail(t, WG_CHUNK_BYTES);
+            arena_fail(t, m * WG_CHUNK_BYTES);
             return NULL;
         }
-        ((wg_chunk_hdr *)mem)->tape = t;
-        t->chunk[t->n_chunk++] = (wg_rec *)(mem + WG_CHUNK_HDR);
+        for (size_t j = 0; j < m; j++) {
+            wg_chunk_hdr *h = (wg_chunk_hdr *)(mem + j * WG_CHUNK_BYTES);
+            h->tape = t;
+            h->first = j == 0;
+            t->chunk[t->n_chunk++] = (wg_rec *)((unsigned char *)h + WG_CHUNK_HDR);
+        }
     }
     size_t end = (k + 1) << WG_CHUNK_SHIFT;
     if (t->max_slots && end > t->max_slots) end = t->max_slots;

@@ -181,10 +181,9 @@ typedef struct wg_rec {
 } wg_rec;
 _Static_assert(sizeof(wg_rec) == 24, "a record is 24 bytes");
 /* 1,024 slots a chunk (24 KiB after the header) in a 32 KiB-aligned block,
- * whose last 8 KiB are never touched: small enough that a tape's first
- * chunk comes from the heap, not from mmap (a program that makes many
- * small tapes pays for none of it), and the array of chunks stays small
- * (800 KB at 1e8 nodes). */
+ * whose last 8 KiB are never touched.  A tape's first chunk is one block
+ * from the heap (a program that makes many small tapes pays for no mmap);
+ * then runs of 2, 4, ... 64 blocks, in one allocation each. */
 enum {
     WG_CHUNK_SHIFT = 10,
     WG_CHUNK_SLOTS = 1 << WG_CHUNK_SHIFT,
@@ -194,6 +193,7 @@ enum {
 _Static_assert(WG_CHUNK_HDR + WG_CHUNK_SLOTS * 24 <= WG_CHUNK_BYTES, "a chunk's slots fit its block");
 typedef struct {
     wg_tape *tape;
+    bool first; /* the first chunk of an allocation (a run of chunks, freed with it) */
 } wg_chunk_hdr;
 /* A record's adjoint: an f64's is the 8-byte word, an f32's the upper half
  * of it.  A word holding WG_ADJ_NONE has received nothing this pass (as a
