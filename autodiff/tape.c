@@ -114,7 +114,7 @@ void wg_tape_free(wg_tape *t)
     free(t->gmap);
     free(t->lgrad);
     free(t->scratch);
-    for (size_t i = 0; i < t->n_chunk; i++) {
+    for (size_t i = t->n_chunk; i-- > 0;) { /* the last first: a run is freed with its first chunk */
         wg_chunk_hdr *h = (wg_chunk_hdr *)((char *)t->chunk[i] - WG_CHUNK_HDR);
         if (h->first) free(h);
     }

@@ -165,6 +165,7 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
     /* same expressions; pow_c, sign and step have no records (below). */   \
     static inline __attribute__((unused)) void name##_rec_val(wg_rec *r, const void *xv) \
     {                                                                        \
+        if ((VEC) >= 0 && wg_vec_math((VEC), WG_REC_DT(r), xv, &r->val, 1)) return; \
         WG_TYPED(WG_REC_DT(r), {                                             \
             const T X = *(const T *)xv, C = 0;                               \
             (void)C;                                                         \
