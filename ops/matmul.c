@@ -100,8 +100,16 @@ static double sumsq(int dt, const void *v, size_t n) { return dt == WG_F32 ? sum
 static bool sole_use(const wg_tensor *x)
 {
     const wg_param *p = x->aux;
+    const wg_tape *t = x->tape;
     int uses = 0;
-    for (const wg_tensor *m = x->tape->last; m; m = m->prev) {
+    for (size_t id = 0; id < t->n_nodes; id++) {
+        const wg_rec *s = wg_slot(t, id);
+        if (!(s->tag & WG_R_FULL)) { /* a scalar record: its inputs by id */
+            for (int i = 0; i < wg_op_table[s->op]->arity; i++)
+                if (s->in.x[i] == x->id && ++uses > 1) return false;
+            continue;
+        }
+        const wg_tensor *m = s->in.node;
         if (m == x) continue;
         if ((m->flags & WG_F_PARAM) && m->aux == p) return false;
         const int k = wg_node_n_in(m);
