@@ -650,7 +650,7 @@ static void rec_view(const wg_rec *r, wg_tensor *v)
     v->n_in = (uint8_t)v->op->arity;
     for (int i = 0; i < v->n_in; i++) v->in[i] = wg_handle_at(t, r->in.x[i]);
     memcpy(&v->val, &r->val, sizeof v->val);
-    if (t->adj_epoch == t->epoch && r->id < t->adj_n && t->adj[r->id].bits != WG_ADJ_NONE) {
+    if (t->adj_epoch == t->epoch && r->id < t->adj_n && !wg_adj_none(&t->adj[r->id])) {
         v->grad = v->dtype == WG_F32 ? (void *)&t->adj[r->id].f[1] : (void *)&t->adj[r->id].d;
         v->grad_epoch = t->epoch;
     }
@@ -1136,7 +1136,7 @@ static __attribute__((cold, noinline)) int rec_anomaly(wg_tape *t, wg_rec *s, bo
     }
     for (int i = 0; i < k && !bad; i++) {
         const wg_adj *a = &t->adj[s->in.x[i]]; /* a node's too: its contributions from records */
-        if (a->bits != WG_ADJ_NONE) bad = (s->tag & WG_R_F32) ? !isfinite(a->f[1]) : !isfinite(a->d);
+        if (!wg_adj_none(a)) bad = (s->tag & WG_R_F32) ? !isfinite(a->f[1]) : !isfinite(a->d);
     }
     if (!bad) return 0;
     wg_tensor *m = wg_solid(t, (wg_tensor *)s);
@@ -1207,7 +1207,7 @@ int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor 
                         wg_adj_add_d(t->adj, s->id, m->gval.d);
                 }
             }
-            if (t->adj[id].bits == WG_ADJ_NONE) continue;
+            if (wg_adj_none(&t->adj[id])) continue;
             if (anomaly && rec_anomaly(t, s, false)) break;
             wg_op_table[s->op]->rec_vjp(t, s);
             if (anomaly && rec_anomaly(t, s, true)) break;
@@ -1215,7 +1215,7 @@ int wg_backward_many(wg_tape *t, int k, wg_tensor *const *outs, const wg_tensor 
         }
         wg_tensor *n = s->in.node;
         /* What records gave a 0-d node, by its id, joins its gradient. */
-        if (t->n_recs && t->adj[id].bits != WG_ADJ_NONE && !adj_to_node(n, &t->adj[id])) break;
+        if (t->n_recs && !wg_adj_none(&t->adj[id]) && !adj_to_node(n, &t->adj[id])) break;
         /* A gradient of this pass is live exactly when grad_epoch == epoch
          * (wg_grad_buf stamps it after the buffer exists). */
         if (n->grad_epoch != epoch) continue;

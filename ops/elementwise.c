@@ -302,7 +302,7 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
         WG_TYPED(WG_REC_DT(r), {                                                             \
             const T A = WG_REC_IN(r, 0, sa, T), B = WG_REC_IN(r, 1, sb, T);                  \
             (void)A, (void)B;                                                                \
-            *(T *)&r->val = (FWD);                                                           \
+            WG_REC_SET(r, T, (FWD));                                                           \
         });                                                                                  \
     }                                                                                        \
     static void name##_rec_vjp(wg_tape *t, const wg_rec *r)                                  \
@@ -331,7 +331,7 @@ static wg_tensor *binary_node(wg_tape *t, const wg_op *op, wg_tensor **a, wg_ten
         WG_TYPED(WG_REC_DT(r), {                                                             \
             const T A = *(const T *)&A_.v, B = *(const T *)&B_.v;                            \
             (void)A, (void)B;                                                                \
-            *(T *)&r->val = (FWD);                                                           \
+            WG_REC_SET(r, T, (FWD));                                                           \
         });                                                                                  \
         return (wg_tensor *)r;                                                               \
     }

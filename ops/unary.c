@@ -169,7 +169,7 @@ static wg_tensor *unary_node(wg_tape *t, const wg_op *op, wg_tensor *x)
         WG_TYPED(WG_REC_DT(r), {                                             \
             const T X = *(const T *)xv, C = 0;                               \
             (void)C;                                                         \
-            *(T *)&r->val = (FWD);                                           \
+            WG_REC_SET(r, T, (FWD));                                           \
         });                                                                  \
     }                                                                        \
     static __attribute__((unused)) void name##_rec_fwd(wg_tape *t, wg_rec *r) \

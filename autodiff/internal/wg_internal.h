@@ -204,9 +204,15 @@ typedef struct {
 #define WG_ADJ_NONE UINT64_C(0x7ff8dead00000000)
 typedef union {
     uint64_t bits;
+    uint32_t half[2];
     double d;
     float f[2];
 } wg_adj;
+/* Nothing received: the upper half (an f32's value, an f64's sign,
+ * exponent and top of the fraction) is WG_ADJ_NONE's.  A 4-byte read, so
+ * it is forwarded from an f32's 4-byte store (an 8-byte one is not, and
+ * stalled each op of an f32 chain). */
+static inline bool wg_adj_none(const wg_adj *p) { return p->half[1] == (uint32_t)(WG_ADJ_NONE >> 32); }
 
 struct wg_tape {
     struct wg_block *first, *cur;
@@ -371,6 +377,17 @@ static inline bool wg_scl_of(const wg_tape *t, const wg_tensor *x, wg_scl *o)
  * NULL with the error recorded when there is no memory. */
 wg_tensor *wg_solid(wg_tape *t, wg_tensor *x);
 
+/* Write v (float or double) as a record's value, all 8 bytes: the next op
+ * reads the value with one 8-byte load, which a 4-byte store would stall. */
+#define WG_REC_SET(r, T, v)                                                 \
+    do {                                                                   \
+        union { double d; float f; uint64_t u; } w_ = {.u = 0};            \
+        if (sizeof(T) == sizeof(float))                                    \
+            w_.f = (float)(v);                                             \
+        else                                                               \
+            w_.d = (double)(v);                                            \
+        memcpy(&(r)->val, &w_, sizeof w_);                                 \
+    } while (0)
 /* The value of a record r's input i, whose slot is s, as T. */
 #define WG_REC_IN(r, i, s, T) \
     (((r)->in_tag & (WG_RI_NODE << 2 * (i))) ? *(const T *)&(s)->in.node->val : *(const T *)&(s)->val)
@@ -378,12 +395,12 @@ wg_tensor *wg_solid(wg_tape *t, wg_tensor *x);
 static inline void wg_adj_add_d(wg_adj *adj, uint32_t id, double c)
 {
     wg_adj *p = &adj[id];
-    p->d = p->bits == WG_ADJ_NONE ? c : p->d + c;
+    p->d = wg_adj_none(p) ? c : p->d + c;
 }
 static inline void wg_adj_add_f(wg_adj *adj, uint32_t id, float c)
 {
     wg_adj *p = &adj[id];
-    p->f[1] = p->bits == WG_ADJ_NONE ? c : p->f[1] + c;
+    p->f[1] = wg_adj_none(p) ? c : p->f[1] + c;
 }
 
 /* The fields every node needs, its slot, and the node becomes the tape's
