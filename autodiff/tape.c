@@ -568,8 +568,7 @@ static const char *handle_problem(const wg_tape *t, const wg_tensor *x)
     if (!t->check_handles && wg_is_rec(x)) { /* no records are made while handles are checked */
         const wg_rec *r = (const wg_rec *)x;
         if (wg_rec_tape(r) != t) return "belongs to another tape";
-        /* A slot past the newest, or a node's: a record of an earlier pass. */
-        if ((r->tag & WG_R_FULL) || r->id >= t->n_nodes) return "was recorded before the last wg_tape_reset";
+        if (wg_rec_stale(t, r)) return "was recorded before the last wg_tape_reset";
         return NULL;
     }
     if (t->check_handles) {
@@ -663,7 +662,7 @@ const wg_tensor *wg_reader(const wg_tensor *x, const char *fn, wg_tensor *view)
     if (!wg_is_rec(x)) return wg_reader_ok(x, fn) ? x : NULL;
     const wg_rec *r = (const wg_rec *)x;
     wg_tape *t = wg_rec_tape(r);
-    if ((r->tag & WG_R_FULL) || r->id >= t->n_nodes) {
+    if (wg_rec_stale(t, r)) {
         if (t->status == WG_OK)
             wg_tape_fail(t, WG_ERR_HANDLE, "%s: invalid handle: the tensor was recorded before the last wg_tape_reset", fn);
         return NULL;

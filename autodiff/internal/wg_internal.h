@@ -300,6 +300,13 @@ static inline wg_tensor *wg_handle_at(const wg_tape *t, size_t id)
     wg_rec *s = wg_slot(t, id);
     return (s->tag & WG_R_FULL) ? s->in.node : (wg_tensor *)s;
 }
+/* A record handle of an earlier pass: its slot is past the newest, or is a
+ * node's now (a slot reused by a newer record aliases it, as a node's
+ * reused memory does). */
+static inline bool wg_rec_stale(const wg_tape *t, const wg_rec *r)
+{
+    return (r->tag & WG_R_FULL) || r->id >= t->n_nodes;
+}
 /* A handle's dtype, id and gradient flag, for a node or a record alike. */
 static inline int wg_h_dtype(const wg_tensor *x)
 {
@@ -365,7 +372,7 @@ static inline bool wg_scl_of(const wg_tape *t, const wg_tensor *x, wg_scl *o)
         x = (const wg_tensor *)x->aux; /* a mirror: the record it stands for */
     }
     const wg_rec *r = (const wg_rec *)x;
-    if (!t->fast_gen || (r->tag & WG_R_FULL) || r->id >= t->n_nodes || wg_rec_tape(r) != t) return false;
+    if (!t->fast_gen || wg_rec_stale(t, r) || wg_rec_tape(r) != t) return false;
     o->id = r->id;
     o->tag = r->tag & (WG_R_REQ | WG_R_F32);
     o->in_tag = (r->tag & WG_R_REQ) ? WG_RI_REQ : 0u;
